@@ -110,6 +110,12 @@ pub trait Environment: Send {
     fn state_view(&self) -> Option<Value> {
         None
     }
+
+    /// A cheap counter that changes whenever the state changes, where offered
+    /// (used by regulation to detect steps that change nothing).
+    fn state_version(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Makes environments of one kind and lists their tasks.

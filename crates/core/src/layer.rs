@@ -45,9 +45,9 @@ pub struct HistoryEntry {
     pub action: Action,
     /// What the environment returned, or `None` when the action was blocked.
     pub observation: Option<Observation>,
-    /// A fingerprint of the environment's state view after the action, if offered.
+    /// The environment's state version after the action, if offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_fingerprint: Option<String>,
+    pub state_version: Option<u64>,
 }
 
 /// A read-only view of the episode for layers.
@@ -333,6 +333,11 @@ pub trait Layer: Send + Sync {
         _action: &Action,
     ) -> Result<ActionVerdict, LayerError> {
         Ok(ActionVerdict::Allow)
+    }
+
+    /// Whether this layer reads [`EpisodeView::state`] (it is computed only if some layer does).
+    fn needs_state_view(&self) -> bool {
+        false
     }
 
     /// Whether the model should be asked for schema-constrained tool calls.

@@ -107,6 +107,12 @@ pub struct EpisodeHeader {
     pub episode_id: String,
     /// The task.
     pub task: Task,
+    /// The trial number (0-based) when a task is played several times.
+    #[serde(default)]
+    pub trial: u32,
+    /// The attempt number (0-based): resuming an interrupted run starts a new attempt.
+    #[serde(default)]
+    pub attempt: u32,
     /// The episode seed.
     pub seed: u64,
     /// The environment.

@@ -1,0 +1,9 @@
+//! The harness file: one declarative TOML document that configures the
+//! runtime and the four layers, identified by a content hash.
+//!
+//! The id is the sha256 of the canonical JSON form of the parsed file, so
+//! formatting and comments do not change it but any setting does.
+
+pub mod harness;
+
+pub use harness::{BlockBudgetPolicy, FORMAT_VERSION, Harness, HarnessError, RuntimeSettings};

@@ -1,6 +1,11 @@
 //! Runtime behaviour: every verdict kind, budgets, determinism, cancellation.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 mod support;
 

@@ -1,6 +1,11 @@
 //! Store integration tests.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use lifeharness_core::{
     Action, ActionRecord, EnvInfo, EpisodeEnd, EpisodeHeader, ExitStatus, HarnessInfo, HookPoint,
@@ -56,7 +61,9 @@ fn step(index: usize) -> Step {
 async fn steps_are_durable_and_export_import_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("a.db")).unwrap();
-    store.create_run("r", "2026-01-01T00:00:00Z", &json!({"k": 1})).unwrap();
+    store
+        .create_run("r", "2026-01-01T00:00:00Z", &json!({"k": 1}))
+        .unwrap();
     store.begin_episode(&header("r", "e1")).await.unwrap();
     store.record_step("r", "e1", &step(0)).await.unwrap();
     // A second connection sees the step before the episode ends.
@@ -80,7 +87,10 @@ async fn steps_are_durable_and_export_import_round_trips() {
     let mut buf = Vec::new();
     assert_eq!(store.export_jsonl("r", &mut buf).unwrap(), 1);
     let fresh = Store::open(&dir.path().join("b.db")).unwrap();
-    assert_eq!(fresh.import_jsonl(&mut buf.as_slice(), "x.jsonl").unwrap(), 1);
+    assert_eq!(
+        fresh.import_jsonl(&mut buf.as_slice(), "x.jsonl").unwrap(),
+        1
+    );
     let back = fresh.trajectory("r", "e1").unwrap();
     assert_eq!(back, store.trajectory("r", "e1").unwrap());
     assert_eq!(back.steps[0].events[0].rule_id.as_deref(), Some("r1"));
@@ -90,9 +100,13 @@ async fn steps_are_durable_and_export_import_round_trips() {
 async fn bad_import_names_the_line_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("a.db")).unwrap();
-    let good = serde_json::to_string(&lifeharness_core::Trajectory::new(header("r", "e1"))).unwrap();
+    let good =
+        serde_json::to_string(&lifeharness_core::Trajectory::new(header("r", "e1"))).unwrap();
     let text = format!("{good}\n{{\"format\": 3}}\n");
-    let err = store.import_jsonl(&mut text.as_bytes(), "in.jsonl").unwrap_err().to_string();
+    let err = store
+        .import_jsonl(&mut text.as_bytes(), "in.jsonl")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("in.jsonl:2"), "{err}");
     assert!(store.runs().unwrap().is_empty());
 }

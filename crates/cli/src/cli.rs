@@ -1,0 +1,161 @@
+//! The command-line interface (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  lifeharness run --env toy --split test --model scripted:examples/toy-script.json
+  lifeharness run --env toy --limit 5 --model scripted:examples/toy-script.json --harness harnesses/null.toml
+  lifeharness run --resume run-20261121-140000-ab12 --out lifeharness.db
+  lifeharness runs list
+  lifeharness runs show run-20261121-140000-ab12
+  lifeharness runs show run-20261121-140000-ab12 --episode toy-1/0
+  lifeharness runs export run-20261121-140000-ab12 -o run.jsonl
+  lifeharness harness schema > harness.schema.json";
+
+/// lifeharness: adapt the interface, not the model.
+///
+/// Runs frozen LLM agents on deterministic tool-use environments through a
+/// four-layer harness (contract, skills, action realization, trajectory
+/// regulation) and records every step.
+#[derive(Debug, Parser)]
+#[command(name = "lifeharness", version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run episodes of an environment's tasks with a model, under a harness.
+    Run(RunArgs),
+    /// Inspect, export and import recorded runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Harness files: JSON schema, validation, display.
+    #[command(subcommand)]
+    Harness(HarnessCommand),
+    /// List the environments and their splits.
+    Envs,
+}
+
+/// `lifeharness run`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  lifeharness run --env toy --split test --model scripted:examples/toy-script.json
+  lifeharness run --resume RUN_ID")]
+pub struct RunArgs {
+    /// Environment name (see `lifeharness envs`).
+    #[arg(long, required_unless_present = "resume")]
+    pub env: Option<String>,
+    /// Task split.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Only these task ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tasks: Vec<String>,
+    /// Only the first N tasks of the selection.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Model spec, e.g. `scripted:path.json`.
+    #[arg(long, required_unless_present = "resume")]
+    pub model: Option<String>,
+    /// Harness file (TOML); the null harness when absent.
+    #[arg(long)]
+    pub harness: Option<PathBuf>,
+    /// Trajectory store (SQLite).
+    #[arg(long, default_value = "lifeharness.db")]
+    pub out: PathBuf,
+    /// Episodes played at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Run seed (episode seeds derive from it, the task id and the trial).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Trials per task.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub trials: u32,
+    /// Override the harness file's step budget.
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Continue an interrupted run (same store) without redoing finished episodes.
+    #[arg(long, conflicts_with_all = ["env", "model", "harness", "tasks", "limit"])]
+    pub resume: Option<String>,
+    /// Print the run summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Test aid: wait this long before each model turn (for crash-recovery tests).
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub model_delay_ms: u64,
+}
+
+/// `lifeharness runs ...`.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List the runs in a store.
+    List {
+        /// Trajectory store.
+        #[arg(long, default_value = "lifeharness.db")]
+        out: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a run's episodes, or one episode's trajectory.
+    Show {
+        /// The run id.
+        run_id: String,
+        /// Show this episode's full trajectory (JSON).
+        #[arg(long)]
+        episode: Option<String>,
+        /// Trajectory store.
+        #[arg(long, default_value = "lifeharness.db")]
+        out: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a run's trajectories as JSONL.
+    Export {
+        /// The run id.
+        run_id: String,
+        /// Output file (stdout when absent).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Trajectory store.
+        #[arg(long, default_value = "lifeharness.db")]
+        out: PathBuf,
+    },
+    /// Import trajectories from JSONL.
+    Import {
+        /// The JSONL file.
+        file: PathBuf,
+        /// Trajectory store.
+        #[arg(long, default_value = "lifeharness.db")]
+        out: PathBuf,
+    },
+}
+
+/// `lifeharness harness ...`.
+#[derive(Debug, Subcommand)]
+pub enum HarnessCommand {
+    /// Print the harness file JSON schema.
+    Schema,
+    /// Check a harness file; prints its id (content hash).
+    Validate {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Print a harness file in canonical form with its id.
+    Show {
+        /// The file.
+        file: PathBuf,
+    },
+}

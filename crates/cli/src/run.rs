@@ -1,0 +1,339 @@
+//! `lifeharness run`: play episodes and record them; `--resume` continues a run.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use lifeharness_core::{Layer, Task};
+use lifeharness_rules::{BlockBudgetPolicy, Harness};
+use lifeharness_runtime::{
+    BlockPolicy, EpisodeSpec, RunEvent, RunSummary, RuntimeConfig, episode_seed, run_many,
+};
+use lifeharness_store::Store;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::RunArgs;
+use crate::registry::{self, Delayed};
+
+/// Everything needed to start or resume a run, stored with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RunConfig {
+    env: String,
+    split: String,
+    task_ids: Vec<String>,
+    model: String,
+    harness_toml: Option<String>,
+    harness_origin: Option<String>,
+    seed: u64,
+    trials: u32,
+    concurrency: u16,
+    max_steps: Option<usize>,
+    #[serde(default)]
+    model_delay_ms: u64,
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+fn new_run_id() -> String {
+    let t = now();
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "run-{:04}{:02}{:02}-{:02}{:02}{:02}-{}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        &suffix[..4]
+    )
+}
+
+fn select_tasks(all: Vec<Task>, ids: &[String], limit: Option<usize>) -> Result<Vec<Task>> {
+    let mut tasks = if ids.is_empty() {
+        all
+    } else {
+        let by_id: HashMap<&str, &Task> = all.iter().map(|t| (t.id.as_str(), t)).collect();
+        let mut picked = Vec::new();
+        for id in ids {
+            match by_id.get(id.as_str()) {
+                Some(task) => picked.push((*task).clone()),
+                None => bail!("unknown task id '{id}' in this split"),
+            }
+        }
+        picked
+    };
+    if let Some(limit) = limit {
+        tasks.truncate(limit);
+    }
+    if tasks.is_empty() {
+        bail!("no tasks selected");
+    }
+    Ok(tasks)
+}
+
+fn episode_id(task_id: &str, trial: u32, attempt: u32) -> String {
+    if attempt == 0 {
+        format!("{task_id}/{trial}")
+    } else {
+        format!("{task_id}/{trial}/a{attempt}")
+    }
+}
+
+/// Runs `lifeharness run`.
+pub async fn run(args: RunArgs) -> Result<()> {
+    let store = Store::open(&args.out)?;
+    let (run_id, config) = match &args.resume {
+        Some(run_id) => {
+            let record = store.run(run_id)?;
+            if record.status == "finished" {
+                eprintln!("run {run_id} already finished; nothing to resume");
+            }
+            let config: RunConfig = serde_json::from_value(record.config)
+                .with_context(|| format!("run {run_id} has no resumable configuration"))?;
+            (run_id.clone(), config)
+        }
+        None => {
+            let env = args.env.clone().unwrap_or_default();
+            let factory = registry::environment(&env)?;
+            let all = factory.tasks(&args.split)?;
+            let tasks = select_tasks(all, &args.tasks, args.limit)?;
+            let (harness_toml, harness_origin) = match &args.harness {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read harness file {}", path.display()))?;
+                    Harness::from_toml(&text, &path.display().to_string())?;
+                    (Some(text), Some(path.display().to_string()))
+                }
+                None => (None, None),
+            };
+            let config = RunConfig {
+                env,
+                split: args.split.clone(),
+                task_ids: tasks.iter().map(|t| t.id.clone()).collect(),
+                model: args.model.clone().unwrap_or_default(),
+                harness_toml,
+                harness_origin,
+                seed: args.seed,
+                trials: args.trials,
+                concurrency: args.concurrency,
+                max_steps: args.max_steps,
+                model_delay_ms: args.model_delay_ms,
+            };
+            // Resolve the model before recording the run so a bad spec records nothing.
+            registry::model(&config.model)?;
+            let run_id = new_run_id();
+            let created = now()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            store.create_run(&run_id, &created, &serde_json::to_value(&config)?)?;
+            (run_id, config)
+        }
+    };
+    play(&store, &run_id, &config, args.json).await
+}
+
+async fn play(store: &Store, run_id: &str, config: &RunConfig, json_out: bool) -> Result<()> {
+    let factory = registry::environment(&config.env)?;
+    let mut model = registry::model(&config.model)?;
+    if config.model_delay_ms > 0 {
+        model = Arc::new(Delayed {
+            inner: model,
+            delay: Duration::from_millis(config.model_delay_ms),
+        });
+    }
+    let harness = match &config.harness_toml {
+        Some(text) => {
+            Harness::from_toml(text, config.harness_origin.as_deref().unwrap_or("harness"))?
+        }
+        None => Harness::null(),
+    };
+    let runtime = RuntimeConfig {
+        max_steps: config.max_steps.unwrap_or(harness.runtime.max_steps),
+        max_blocked_per_step: harness.runtime.max_blocked_per_step,
+        on_block_budget: match harness.runtime.on_block_budget {
+            BlockBudgetPolicy::PassThrough => BlockPolicy::PassThrough,
+            BlockBudgetPolicy::Abort => BlockPolicy::Abort,
+        },
+        observe_only: harness.observe_only,
+    };
+    // The four layers are built from the harness file (layers issue); the
+    // null harness has none.
+    let layers: Arc<[Arc<dyn Layer>]> = Arc::from(Vec::<Arc<dyn Layer>>::new());
+
+    let all = factory.tasks(&config.split)?;
+    let tasks = select_tasks(all, &config.task_ids, None)?;
+    let existing = store.episodes(run_id)?;
+    let done: HashSet<(String, u32)> = existing
+        .iter()
+        .filter(|e| e.status == "finished")
+        .map(|e| (e.task_id.clone(), e.trial))
+        .collect();
+    let mut attempts: HashMap<(String, u32), u32> = HashMap::new();
+    for e in &existing {
+        *attempts.entry((e.task_id.clone(), e.trial)).or_default() += 1;
+    }
+    store.mark_interrupted(run_id)?;
+    let env_info = factory.info();
+    let harness_info = harness.info();
+    let mut jobs = Vec::new();
+    for trial in 0..config.trials {
+        for task in &tasks {
+            let key = (task.id.clone(), trial);
+            if done.contains(&key) {
+                continue;
+            }
+            let attempt = attempts.get(&key).copied().unwrap_or(0);
+            jobs.push(EpisodeSpec {
+                run_id: run_id.to_string(),
+                episode_id: episode_id(&task.id, trial, attempt),
+                seed: episode_seed(config.seed, &task.id, trial),
+                task: task.clone(),
+                trial,
+                attempt,
+                environment: env_info.clone(),
+                harness: harness_info.clone(),
+                config: runtime.clone(),
+            });
+        }
+    }
+    let total = tasks.len() * config.trials as usize;
+    let skipped = total - jobs.len();
+    let model_info = model.info();
+    eprintln!(
+        "run {run_id}: env {} split {} | model {} ({}) | harness {} ({}) | {} episodes ({} already finished) -> {}",
+        config.env,
+        config.split,
+        model_info.spec,
+        model_info.backend,
+        harness.name,
+        &harness_info.id[..12],
+        total,
+        skipped,
+        store.path().display()
+    );
+    if model_info.backend == "scripted" {
+        eprintln!(
+            "note: the model is SCRIPTED (replays a fixed script); results say nothing about a real model"
+        );
+    }
+
+    let cancel = CancellationToken::new();
+    let watcher = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "\ninterrupted: finishing recorded steps; press Ctrl-C again to quit at once"
+                );
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        })
+    };
+    let bar = ProgressBar::new(jobs.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} episodes {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let successes = std::sync::atomic::AtomicUsize::new(0);
+    let on_event = |event: RunEvent| {
+        if let RunEvent::Finished { end, .. } = event {
+            if end.exit == lifeharness_core::ExitStatus::Success {
+                successes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            bar.inc(1);
+            bar.set_message(format!(
+                "({} solved)",
+                successes.load(std::sync::atomic::Ordering::Relaxed)
+            ));
+        }
+    };
+    let summary: RunSummary = run_many(
+        jobs,
+        model,
+        factory,
+        layers,
+        Arc::new(store.clone()),
+        usize::from(config.concurrency),
+        cancel.clone(),
+        &on_event,
+    )
+    .await?;
+    bar.finish_and_clear();
+    watcher.abort();
+    let status = if summary.interrupted > 0 {
+        "interrupted"
+    } else {
+        "finished"
+    };
+    store.mark_interrupted(run_id)?;
+    store.set_run_status(run_id, status)?;
+    report(store, run_id, &summary, json_out)?;
+    if summary.interrupted > 0 {
+        eprintln!(
+            "resume with: lifeharness run --resume {run_id} --out {}",
+            shell_path(store.path())
+        );
+    }
+    Ok(())
+}
+
+fn shell_path(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn report(store: &Store, run_id: &str, summary: &RunSummary, json_out: bool) -> Result<()> {
+    let record = store.run(run_id)?;
+    let episodes = store.episodes(run_id)?;
+    let finished: Vec<_> = episodes.iter().filter(|e| e.status == "finished").collect();
+    let mut exits: HashMap<String, usize> = HashMap::new();
+    for e in &finished {
+        *exits.entry(e.exit.clone().unwrap_or_default()).or_default() += 1;
+    }
+    let success_rate = if finished.is_empty() {
+        0.0
+    } else {
+        record.successes as f64 / finished.len() as f64
+    };
+    if json_out {
+        let out = json!({
+            "run_id": run_id,
+            "status": record.status,
+            "episodes_finished": finished.len(),
+            "successes": record.successes,
+            "success_rate": success_rate,
+            "mean_reward": record.mean_reward,
+            "exits": exits,
+            "this_invocation": {"finished": summary.finished, "interrupted": summary.interrupted},
+        });
+        println!("{out}");
+    } else {
+        let mut exit_list: Vec<_> = exits.into_iter().collect();
+        exit_list.sort();
+        let exits_text: Vec<String> = exit_list.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!(
+            "{run_id}: {}/{} solved ({:.1}%), mean reward {} | exits: {} | status {}",
+            record.successes,
+            finished.len(),
+            success_rate * 100.0,
+            record
+                .mean_reward
+                .map_or("n/a".to_string(), |r| format!("{r:.3}")),
+            exits_text.join(", "),
+            record.status
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! `lifeharness runs`: list, show, export, import.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+
+use anyhow::{Context, Result};
+use lifeharness_store::Store;
+
+use crate::cli::RunsCommand;
+
+fn open_existing(path: &std::path::Path) -> Result<Store> {
+    if !path.exists() {
+        anyhow::bail!(
+            "no trajectory store at {} (use --out to point at one)",
+            path.display()
+        );
+    }
+    Ok(Store::open(path)?)
+}
+
+/// Runs `lifeharness runs ...`.
+pub fn runs(command: RunsCommand) -> Result<()> {
+    match command {
+        RunsCommand::List { out, json } => {
+            let store = open_existing(&out)?;
+            let runs = store.runs()?;
+            if json {
+                println!("{}", serde_json::to_string(&runs)?);
+                return Ok(());
+            }
+            if runs.is_empty() {
+                println!("no runs in {}", out.display());
+            }
+            for r in runs {
+                let env = r.config["env"].as_str().unwrap_or("?");
+                let model = r.config["model"].as_str().unwrap_or("?");
+                println!(
+                    "{}  {}  {:<11}  env={} model={}  solved {}/{}  mean reward {}",
+                    r.run_id,
+                    r.created_at,
+                    r.status,
+                    env,
+                    model,
+                    r.successes,
+                    r.finished,
+                    r.mean_reward.map_or("n/a".into(), |m| format!("{m:.3}"))
+                );
+            }
+        }
+        RunsCommand::Show {
+            run_id,
+            episode,
+            out,
+            json,
+        } => {
+            let store = open_existing(&out)?;
+            if let Some(episode) = episode {
+                let trajectory = store.trajectory(&run_id, &episode)?;
+                println!("{}", serde_json::to_string_pretty(&trajectory)?);
+                return Ok(());
+            }
+            let record = store.run(&run_id)?;
+            let episodes = store.episodes(&run_id)?;
+            if json {
+                let value = serde_json::json!({"run": record, "episodes": episodes});
+                println!("{value}");
+                return Ok(());
+            }
+            println!(
+                "run {} ({}), created {}",
+                record.run_id, record.status, record.created_at
+            );
+            println!("config: {}", record.config);
+            println!(
+                "{:<28} {:<12} {:<9} {:>7} {:>6}",
+                "episode", "status", "exit", "reward", "steps"
+            );
+            for e in episodes {
+                println!(
+                    "{:<28} {:<12} {:<9} {:>7} {:>6}",
+                    e.episode_id,
+                    e.status,
+                    e.exit.unwrap_or_default(),
+                    e.reward.map_or("-".into(), |r| format!("{r:.2}")),
+                    e.steps
+                );
+            }
+        }
+        RunsCommand::Export {
+            run_id,
+            output,
+            out,
+        } => {
+            let store = open_existing(&out)?;
+            let count = match output {
+                Some(path) => {
+                    let file = File::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    let mut writer = BufWriter::new(file);
+                    let n = store.export_jsonl(&run_id, &mut writer)?;
+                    writer.flush()?;
+                    n
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut lock = stdout.lock();
+                    store.export_jsonl(&run_id, &mut lock)?
+                }
+            };
+            eprintln!("exported {count} trajectories");
+        }
+        RunsCommand::Import { file, out } => {
+            let store = Store::open(&out)?;
+            let handle =
+                File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let count =
+                store.import_jsonl(&mut BufReader::new(handle), &file.display().to_string())?;
+            println!("imported {count} trajectories into {}", out.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,307 @@
+//! End-to-end tests of the `lifeharness` binary.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lifeharness"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn write_script(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("script.json");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+const LOOPING: &str = r#"[
+  {"type": "call", "name": "get", "arguments": "{\"key\": \"x\"}"},
+  {"type": "call", "name": "get", "arguments": "{\"key\": \"y\"}"},
+  {"type": "call", "name": "submit", "arguments": "{}"}
+]"#;
+
+#[test]
+fn help_shows_examples() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("Examples:"));
+    assert!(stdout(&out).contains("lifeharness run --env toy"));
+}
+
+#[test]
+fn bad_arguments_and_files_get_one_clear_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db");
+    let db = db.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", "--env", "nope", "--model", "scripted:x", "--out", db],
+            "unknown environment 'nope'",
+        ),
+        (
+            vec!["run", "--env", "toy", "--model", "warp:9", "--out", db],
+            "unknown model spec 'warp:9'",
+        ),
+        (
+            vec![
+                "run",
+                "--env",
+                "toy",
+                "--model",
+                "scripted:/no/such.json",
+                "--out",
+                db,
+            ],
+            "cannot read scripted model file",
+        ),
+        (
+            vec![
+                "run",
+                "--env",
+                "toy",
+                "--split",
+                "dev",
+                "--model",
+                "scripted:x",
+                "--out",
+                db,
+            ],
+            "unknown split 'dev'",
+        ),
+        (
+            vec![
+                "run",
+                "--env",
+                "toy",
+                "--tasks",
+                "toy-99",
+                "--model",
+                "scripted:x",
+                "--out",
+                db,
+            ],
+            "unknown task id 'toy-99'",
+        ),
+        (
+            vec!["run", "--resume", "run-missing", "--out", db],
+            "no run 'run-missing'",
+        ),
+        (
+            vec!["runs", "list", "--out", "/no/such/dir/x.db"],
+            "no trajectory store",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = stderr(&out);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let bad_harness = dir.path().join("h.toml");
+    std::fs::write(
+        &bad_harness,
+        "format_version = 1\nname = \"h\"\n[runtime]\nmax_stepz = 2\n",
+    )
+    .unwrap();
+    let out = run(&["harness", "validate", bad_harness.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("max_stepz") && err.contains("line 4"),
+        "{err}"
+    );
+    let out = run(&[
+        "run",
+        "--env",
+        "toy",
+        "--concurrency",
+        "0",
+        "--model",
+        "scripted:x",
+    ]);
+    assert!(!out.status.success() && stderr(&out).contains("--concurrency"));
+}
+
+#[test]
+fn a_run_records_episodes_and_can_be_listed_shown_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(
+        dir.path(),
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/toy-script.json"),
+        )
+        .unwrap(),
+    );
+    let db = dir.path().join("runs.db");
+    let db_s = db.to_str().unwrap();
+    let model = format!("scripted:{}", script.display());
+    let out = run(&[
+        "run", "--env", "toy", "--split", "all", "--limit", "4", "--model", &model, "--out", db_s,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SCRIPTED"));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(summary["episodes_finished"], 4);
+    // toy-0 asks for color=large, which the script does; the others fail.
+    assert_eq!(summary["successes"], 1);
+    let run_id = summary["run_id"].as_str().unwrap().to_string();
+
+    let list = run(&["runs", "list", "--out", db_s]);
+    assert!(stdout(&list).contains(&run_id));
+    let show = run(&["runs", "show", &run_id, "--out", db_s]);
+    assert!(stdout(&show).contains("toy-0/0"), "{}", stdout(&show));
+    let episode = run(&[
+        "runs",
+        "show",
+        &run_id,
+        "--episode",
+        "toy-0/0",
+        "--out",
+        db_s,
+    ]);
+    let t: serde_json::Value = serde_json::from_str(&stdout(&episode)).unwrap();
+    assert_eq!(t["format"], "lifeharness.trajectory");
+    assert_eq!(t["header"]["model"]["backend"], "scripted");
+    assert_eq!(t["end"]["exit"], "success");
+    assert_eq!(t["header"]["harness"]["name"], "null");
+    assert_eq!(t["header"]["harness"]["id"].as_str().unwrap().len(), 64);
+
+    let jsonl = dir.path().join("out.jsonl");
+    let export = run(&[
+        "runs",
+        "export",
+        &run_id,
+        "-o",
+        jsonl.to_str().unwrap(),
+        "--out",
+        db_s,
+    ]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    assert_eq!(std::fs::read_to_string(&jsonl).unwrap().lines().count(), 4);
+    let other = dir.path().join("other.db");
+    let import = run(&[
+        "runs",
+        "import",
+        jsonl.to_str().unwrap(),
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert!(import.status.success(), "{}", stderr(&import));
+    assert!(stdout(&import).contains("imported 4"));
+}
+
+fn finished(db: &Path) -> Vec<(String, String, String)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    // The run may not have created its tables yet.
+    let Ok(mut stmt) = conn.prepare(
+        "SELECT episode_id, task_id, end_record FROM episodes WHERE status = 'finished' ORDER BY episode_id",
+    ) else {
+        return Vec::new();
+    };
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_default()
+}
+
+#[test]
+fn kill_dash_nine_then_resume_loses_no_finished_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(dir.path(), LOOPING);
+    let db = dir.path().join("crash.db");
+    let model = format!("scripted:{}", script.display());
+    let mut child = bin()
+        .args([
+            "run",
+            "--env",
+            "toy",
+            "--split",
+            "all",
+            "--model",
+            &model,
+            "--concurrency",
+            "2",
+            "--model-delay-ms",
+            "40",
+            "--out",
+            db.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if db.exists() && finished(&db).len() >= 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "run made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = finished(&db);
+    assert!(before.len() >= 4 && before.len() < 20, "{}", before.len());
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let run_id: String = conn
+        .query_row("SELECT run_id FROM runs", [], |r| r.get(0))
+        .unwrap();
+    let partial: i64 = conn
+        .query_row("SELECT COUNT(*) FROM steps s JOIN episodes e USING (run_id, episode_id) WHERE e.status != 'finished'", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+
+    let out = run(&[
+        "run",
+        "--resume",
+        &run_id,
+        "--out",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("({} already finished)", before.len())),
+        "{}",
+        stderr(&out)
+    );
+    let after = finished(&db);
+    assert_eq!(after.len(), 20);
+    // Every episode finished before the kill is still there, unchanged.
+    for row in &before {
+        assert!(after.contains(row), "{row:?} changed or vanished");
+    }
+    // One finished episode per task.
+    let mut tasks: Vec<_> = after.iter().map(|r| r.1.clone()).collect();
+    tasks.dedup();
+    assert_eq!(tasks.len(), 20);
+    // Steps of episodes cut off by the kill are kept.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let kept: i64 = conn
+        .query_row("SELECT COUNT(*) FROM steps s JOIN episodes e USING (run_id, episode_id) WHERE e.status = 'interrupted'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, partial);
+}

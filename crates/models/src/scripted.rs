@@ -161,7 +161,10 @@ mod tests {
             ScriptedTurn::text("done"),
         ]);
         let first = model.chat(&request("a")).await;
-        assert_eq!(first.map(|t| t.tool_calls[0].name.clone()), Ok("get".into()));
+        assert_eq!(
+            first.map(|t| t.tool_calls[0].name.clone()),
+            Ok("get".into())
+        );
         let other = model.chat(&request("b")).await;
         assert!(other.is_ok_and(|t| t.tool_calls.len() == 1));
         let second = model.chat(&request("a")).await;

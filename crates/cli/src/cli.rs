@@ -44,6 +44,8 @@ pub enum Command {
     Harness(HarnessCommand),
     /// List the environments and their splits.
     Envs,
+    /// Replay reference (gold) solutions or given actions through an environment.
+    Replay(ReplayArgs),
 }
 
 /// `lifeharness run`.
@@ -94,6 +96,29 @@ pub struct RunArgs {
     /// Test aid: wait this long before each model turn (for crash-recovery tests).
     #[arg(long, hide = true, default_value_t = 0)]
     pub model_delay_ms: u64,
+}
+
+/// `lifeharness replay`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  lifeharness replay --env agentbench-db --split dev --gold --json
+  lifeharness replay --env agentbench-os --split dev --gold --json")]
+pub struct ReplayArgs {
+    /// Environment name.
+    #[arg(long)]
+    pub env: String,
+    /// Task split.
+    #[arg(long, default_value = "all")]
+    pub split: String,
+    /// Replay each task's reference solution.
+    #[arg(long, required_unless_present = "actions_file")]
+    pub gold: bool,
+    /// Replay these actions instead: JSONL of {task_id, actions:[{name, arguments}]}.
+    #[arg(long, conflicts_with = "gold")]
+    pub actions_file: Option<PathBuf>,
+    /// One JSON object per task on stdout (otherwise a summary table).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `lifeharness runs ...`.

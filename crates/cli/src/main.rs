@@ -3,6 +3,7 @@
 mod cli;
 mod harness;
 mod registry;
+mod replay;
 mod run;
 mod runs;
 
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Runs(command) => runs::runs(command),
             Command::Harness(command) => harness::harness(command),
+            Command::Replay(args) => replay::replay(args).await,
             Command::Envs => {
                 for (name, about) in registry::ENVIRONMENTS {
                     println!("{name:<16} {about}");

@@ -7,19 +7,31 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use lifeharness_core::{ChatRequest, EnvironmentFactory, Model, ModelError, ModelInfo, ModelTurn};
+use lifeharness_env_agentbench::AgentBenchFactory;
 use lifeharness_env_toy::ToyFactory;
 use lifeharness_models::ScriptedModel;
 
 /// The environments this build knows, with a one-line description.
-pub const ENVIRONMENTS: &[(&str, &str)] = &[(
-    "toy",
-    "a tiny key-value world for testing the runtime (20 tasks: train 10, test 10)",
-)];
+pub const ENVIRONMENTS: &[(&str, &str)] = &[
+    (
+        "toy",
+        "a tiny key-value world for testing the runtime (20 tasks: train 10, test 10)",
+    ),
+    (
+        "agentbench-db",
+        "AgentBench DBBench on SQLite (dev 60, standard 300)",
+    ),
+    (
+        "agentbench-os",
+        "AgentBench OS interaction in a bubblewrap sandbox (dev 26, standard 144)",
+    ),
+];
 
 /// The factory for an environment name.
 pub fn environment(name: &str) -> Result<Arc<dyn EnvironmentFactory>> {
     match name {
         "toy" => Ok(Arc::new(ToyFactory::default())),
+        "agentbench-db" | "agentbench-os" => Ok(Arc::new(AgentBenchFactory::by_name(name)?)),
         other => {
             let known: Vec<&str> = ENVIRONMENTS.iter().map(|(n, _)| *n).collect();
             bail!(

@@ -305,3 +305,33 @@ fn kill_dash_nine_then_resume_loses_no_finished_episode() {
         .unwrap();
     assert_eq!(kept, partial);
 }
+
+#[test]
+fn replay_agentbench_db_gold_scores_one_on_every_dev_task() {
+    let out = run(&[
+        "replay",
+        "--env",
+        "agentbench-db",
+        "--split",
+        "dev",
+        "--gold",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 60);
+    assert!(lines.iter().all(|l| l["reward"] == 1.0), "{lines:?}");
+    let bad = run(&[
+        "replay",
+        "--env",
+        "agentbench-db",
+        "--split",
+        "nope",
+        "--gold",
+    ]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).starts_with("error: "), "{}", stderr(&bad));
+}

@@ -1,0 +1,68 @@
+//! `lifeharness replay`: reference solutions (or given actions) through an environment.
+
+use anyhow::{Result, bail};
+use lifeharness_env_agentbench::AgentBenchFactory;
+use serde_json::Value;
+
+use crate::cli::ReplayArgs;
+
+/// Prints one report per task and a summary line on stderr.
+fn emit(reports: Vec<Value>, json: bool) -> Result<()> {
+    let mut scored = 0usize;
+    let mut solved = 0usize;
+    let mut skipped = 0usize;
+    for report in &reports {
+        match report.get("reward").and_then(Value::as_f64) {
+            Some(r) => {
+                scored += 1;
+                if (r - 1.0).abs() < 1e-9 {
+                    solved += 1;
+                }
+            }
+            None => skipped += 1,
+        }
+        if json {
+            println!("{report}");
+        } else {
+            let id = report["task_id"].as_str().unwrap_or("?");
+            let reward = report["reward"]
+                .as_f64()
+                .map_or("null".into(), |r| format!("{r}"));
+            let note = report
+                .get("excluded")
+                .or_else(|| report.get("error"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            println!("{id:<32} reward {reward:<5} {note}");
+        }
+    }
+    eprintln!(
+        "replayed {} tasks: reward 1 on {solved}/{scored} scored, {skipped} not scored (excluded or unevaluable, listed with reasons)",
+        reports.len()
+    );
+    Ok(())
+}
+
+/// Runs `lifeharness replay`.
+pub async fn replay(args: ReplayArgs) -> Result<()> {
+    match args.env.as_str() {
+        "agentbench-db" | "agentbench-os" => {
+            if args.actions_file.is_some() {
+                bail!(
+                    "--actions-file is not supported for {} (use --gold)",
+                    args.env
+                );
+            }
+            let factory = AgentBenchFactory::by_name(&args.env)?;
+            let reports = lifeharness_env_agentbench::replay_gold(&factory, &args.split).await?;
+            let values = reports
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<_>, _>>()?;
+            emit(values, args.json)
+        }
+        other => bail!(
+            "replay does not support environment '{other}' (known: agentbench-db, agentbench-os)"
+        ),
+    }
+}

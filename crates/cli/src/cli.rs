@@ -69,6 +69,13 @@ pub struct RunArgs {
     /// Model spec, e.g. `scripted:path.json`.
     #[arg(long, required_unless_present = "resume")]
     pub model: Option<String>,
+    /// Model spec of the simulated user (tau2); without it tau2 runs in ticket
+    /// mode, whose scores are not comparable with published ones.
+    #[arg(long)]
+    pub user_model: Option<String>,
+    /// Model spec of the judge for tau2 NL assertions (not evaluated without one).
+    #[arg(long)]
+    pub judge: Option<String>,
     /// Harness file (TOML); the null harness when absent.
     #[arg(long)]
     pub harness: Option<PathBuf>,
@@ -88,7 +95,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub max_steps: Option<usize>,
     /// Continue an interrupted run (same store) without redoing finished episodes.
-    #[arg(long, conflicts_with_all = ["env", "model", "harness", "tasks", "limit"])]
+    #[arg(long, conflicts_with_all = ["env", "model", "harness", "tasks", "limit", "user_model", "judge"])]
     pub resume: Option<String>,
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
@@ -101,6 +108,8 @@ pub struct RunArgs {
 /// `lifeharness replay`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
+  lifeharness replay --env tau2-retail --split test --gold --json
+  lifeharness replay --env tau2-airline --actions-file actions.jsonl --json
   lifeharness replay --env agentbench-db --split dev --gold --json
   lifeharness replay --env agentbench-os --split dev --gold --json")]
 pub struct ReplayArgs {
@@ -113,6 +122,9 @@ pub struct ReplayArgs {
     /// Replay each task's reference solution.
     #[arg(long, required_unless_present = "actions_file")]
     pub gold: bool,
+    /// Model spec of the judge for tau2 NL assertions (not evaluated without one).
+    #[arg(long)]
+    pub judge: Option<String>,
     /// Replay these actions instead: JSONL of {task_id, actions:[{name, arguments}]}.
     #[arg(long, conflicts_with = "gold")]
     pub actions_file: Option<PathBuf>,

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use lifeharness_core::{ChatRequest, EnvironmentFactory, Model, ModelError, ModelInfo, ModelTurn};
 use lifeharness_env_agentbench::AgentBenchFactory;
+use lifeharness_env_tau2::{Tau2Factory, UserMode};
 use lifeharness_env_toy::ToyFactory;
 use lifeharness_models::ScriptedModel;
 
@@ -16,6 +17,14 @@ pub const ENVIRONMENTS: &[(&str, &str)] = &[
     (
         "toy",
         "a tiny key-value world for testing the runtime (20 tasks: train 10, test 10)",
+    ),
+    (
+        "tau2-retail",
+        "tau2-bench retail (train 74, test 40); ticket mode unless --user-model is given",
+    ),
+    (
+        "tau2-airline",
+        "tau2-bench airline (train 30, test 20); ticket mode unless --user-model is given",
     ),
     (
         "agentbench-db",
@@ -27,9 +36,38 @@ pub const ENVIRONMENTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Options that some environments take.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct EnvOptions {
+    /// Model spec of the simulated user (tau2); ticket mode when absent.
+    pub user_model: Option<String>,
+    /// Model spec of the NL-assertion judge (tau2).
+    pub judge: Option<String>,
+    /// Seed of the simulated user.
+    #[serde(default)]
+    pub user_seed: u64,
+}
+
+/// The tau2 factory for a name and options.
+pub fn tau2(name: &str, options: &EnvOptions) -> Result<Tau2Factory> {
+    let mode = match &options.user_model {
+        Some(spec) => UserMode::Simulated {
+            model: model(spec)?,
+            seed: options.user_seed,
+        },
+        None => UserMode::Ticket,
+    };
+    let mut factory = Tau2Factory::by_name(name, mode)?;
+    if let Some(spec) = &options.judge {
+        factory = factory.with_judge(model(spec)?);
+    }
+    Ok(factory)
+}
+
 /// The factory for an environment name.
-pub fn environment(name: &str) -> Result<Arc<dyn EnvironmentFactory>> {
+pub fn environment(name: &str, options: &EnvOptions) -> Result<Arc<dyn EnvironmentFactory>> {
     match name {
+        "tau2-retail" | "tau2-airline" => Ok(Arc::new(tau2(name, options)?)),
         "toy" => Ok(Arc::new(ToyFactory::default())),
         "agentbench-db" | "agentbench-os" => Ok(Arc::new(AgentBenchFactory::by_name(name)?)),
         other => {

@@ -1,10 +1,11 @@
 //! `lifeharness replay`: reference solutions (or given actions) through an environment.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use lifeharness_env_agentbench::AgentBenchFactory;
 use serde_json::Value;
 
 use crate::cli::ReplayArgs;
+use crate::registry::{self, EnvOptions};
 
 /// Prints one report per task and a summary line on stderr.
 fn emit(reports: Vec<Value>, json: bool) -> Result<()> {
@@ -61,8 +62,29 @@ pub async fn replay(args: ReplayArgs) -> Result<()> {
                 .collect::<Result<Vec<_>, _>>()?;
             emit(values, args.json)
         }
+        "tau2-retail" | "tau2-airline" => {
+            let options = EnvOptions {
+                judge: args.judge.clone(),
+                ..EnvOptions::default()
+            };
+            let factory = registry::tau2(&args.env, &options)?;
+            let reports = match &args.actions_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read actions file {}", path.display()))?;
+                    factory.replay_jsonl(&text).await?
+                }
+                None => factory.replay_gold_split(&args.split).await?,
+            };
+            let values = reports
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<_>, _>>()?;
+            emit(values, args.json)
+        }
         other => bail!(
-            "replay does not support environment '{other}' (known: agentbench-db, agentbench-os)"
+            "replay does not support environment '{other}' \
+             (known: tau2-retail, tau2-airline, agentbench-db, agentbench-os)"
         ),
     }
 }

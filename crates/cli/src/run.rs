@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
-use crate::registry::{self, Delayed};
+use crate::registry::{self, Delayed, EnvOptions};
 
 /// Everything needed to start or resume a run, stored with it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +35,8 @@ struct RunConfig {
     max_steps: Option<usize>,
     #[serde(default)]
     model_delay_ms: u64,
+    #[serde(default)]
+    env_options: EnvOptions,
 }
 
 fn now() -> time::OffsetDateTime {
@@ -102,7 +104,12 @@ pub async fn run(args: RunArgs) -> Result<()> {
         }
         None => {
             let env = args.env.clone().unwrap_or_default();
-            let factory = registry::environment(&env)?;
+            let env_options = EnvOptions {
+                user_model: args.user_model.clone(),
+                judge: args.judge.clone(),
+                user_seed: args.seed,
+            };
+            let factory = registry::environment(&env, &env_options)?;
             let all = factory.tasks(&args.split)?;
             let tasks = select_tasks(all, &args.tasks, args.limit)?;
             let (harness_toml, harness_origin) = match &args.harness {
@@ -126,6 +133,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 concurrency: args.concurrency,
                 max_steps: args.max_steps,
                 model_delay_ms: args.model_delay_ms,
+                env_options,
             };
             // Resolve the model before recording the run so a bad spec records nothing.
             registry::model(&config.model)?;
@@ -141,7 +149,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
 }
 
 async fn play(store: &Store, run_id: &str, config: &RunConfig, json_out: bool) -> Result<()> {
-    let factory = registry::environment(&config.env)?;
+    let factory = registry::environment(&config.env, &config.env_options)?;
     let mut model = registry::model(&config.model)?;
     if config.model_delay_ms > 0 {
         model = Arc::new(Delayed {
@@ -219,6 +227,13 @@ async fn play(store: &Store, run_id: &str, config: &RunConfig, json_out: bool) -
         skipped,
         store.path().display()
     );
+    if env_info.config.get("comparable_with_published") == Some(&json!(false)) {
+        eprintln!(
+            "note: {} runs in {} mode: scores are NOT comparable with published numbers",
+            config.env,
+            env_info.config["user_mode"].as_str().unwrap_or("this")
+        );
+    }
     if model_info.backend == "scripted" {
         eprintln!(
             "note: the model is SCRIPTED (replays a fixed script); results say nothing about a real model"

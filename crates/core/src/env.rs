@@ -88,6 +88,32 @@ pub enum EnvError {
     Internal(String),
 }
 
+/// Read-only access to an environment's state by path (e.g. `["orders", "#W1"]`).
+///
+/// Rules look up only what they need, so a large state is never copied whole.
+pub trait StateView {
+    /// The JSON value at `path`, or `None` when there is nothing there.
+    fn lookup(&self, path: &[&str]) -> Option<Value>;
+}
+
+/// A [`StateView`] over a JSON snapshot (for environments without a faster lookup, and tests).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JsonState(pub Value);
+
+impl StateView for JsonState {
+    fn lookup(&self, path: &[&str]) -> Option<Value> {
+        let mut node = &self.0;
+        for segment in path {
+            node = match node {
+                Value::Object(map) => map.get(*segment)?,
+                Value::Array(list) => list.get(segment.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(node.clone())
+    }
+}
+
 /// One episode's world. Made fresh by an [`EnvironmentFactory`] for each episode.
 #[async_trait]
 pub trait Environment: Send {
@@ -106,8 +132,13 @@ pub trait Environment: Send {
     /// Scores the episode so far.
     async fn score(&mut self) -> Result<Reward, EnvError>;
 
-    /// A read-only view of the state for harness preconditions, where offered.
+    /// The whole state as JSON, where offered (for reports and audits; may be slow).
     fn state_view(&self) -> Option<Value> {
+        None
+    }
+
+    /// A read-only, lazy view of the state for harness rules, where offered.
+    fn state(&self) -> Option<&dyn StateView> {
         None
     }
 

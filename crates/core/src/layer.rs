@@ -8,10 +8,9 @@
 //! annotate, nudge, directive or stop).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::action::{Action, Observation};
-use crate::env::Task;
+use crate::env::{StateView, Task};
 use crate::failure::FailureKind;
 use crate::model::ModelTurn;
 use crate::tool::ToolSpec;
@@ -51,7 +50,7 @@ pub struct HistoryEntry {
 }
 
 /// A read-only view of the episode for layers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct EpisodeView<'a> {
     /// The task.
     pub task: &'a Task,
@@ -65,8 +64,8 @@ pub struct EpisodeView<'a> {
     pub step: usize,
     /// The step budget.
     pub max_steps: usize,
-    /// The environment's state view, if it offers one.
-    pub state: Option<&'a Value>,
+    /// The environment's state, if it offers a view.
+    pub state: Option<&'a dyn StateView>,
 }
 
 /// The verdict on an action, after the model speaks and before the environment.
@@ -333,11 +332,6 @@ pub trait Layer: Send + Sync {
         _action: &Action,
     ) -> Result<ActionVerdict, LayerError> {
         Ok(ActionVerdict::Allow)
-    }
-
-    /// Whether this layer reads [`EpisodeView::state`] (it is computed only if some layer does).
-    fn needs_state_view(&self) -> bool {
-        false
     }
 
     /// Whether the model should be asked for schema-constrained tool calls.

@@ -19,7 +19,10 @@ pub mod tool;
 pub mod trajectory;
 
 pub use action::{Action, Observation, ObservationSource, StepOutcome};
-pub use env::{EnvError, EnvInfo, Environment, EnvironmentFactory, Reward, RewardComponent, Task};
+pub use env::{
+    EnvError, EnvInfo, Environment, EnvironmentFactory, JsonState, Reward, RewardComponent,
+    StateView, Task,
+};
 pub use failure::FailureKind;
 pub use layer::{
     ActionVerdict, EpisodeSetup, EpisodeView, FeedbackVerdict, HistoryEntry, HookPoint, Layer,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use lifeharness_core::{
     Action, EnvError, EnvInfo, Environment, EnvironmentFactory, Message, Observation, Reward,
-    RewardComponent, StepOutcome, Task, ToolSpec,
+    RewardComponent, StateView, StepOutcome, Task, ToolSpec,
 };
 use serde_json::{Value, json};
 
@@ -268,8 +268,22 @@ impl Environment for ToyEnv {
         Some(json!(self.store))
     }
 
+    fn state(&self) -> Option<&dyn StateView> {
+        Some(self)
+    }
+
     fn state_version(&self) -> Option<u64> {
         Some(self.version)
+    }
+}
+
+impl StateView for ToyEnv {
+    fn lookup(&self, path: &[&str]) -> Option<Value> {
+        match path {
+            [] => self.state_view(),
+            [key] => self.store.get(*key).map(|v| json!(v)),
+            _ => None,
+        }
     }
 }
 

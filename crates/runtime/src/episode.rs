@@ -74,7 +74,6 @@ struct Run<'a> {
     layers: &'a [Arc<dyn Layer>],
     sink: &'a dyn TrajectorySink,
     env: Box<dyn Environment>,
-    needs_state: bool,
     tools: Vec<lifeharness_core::ToolSpec>,
     messages: Vec<Message>,
     history: Vec<HistoryEntry>,
@@ -193,7 +192,6 @@ async fn play(
         spec,
         layers,
         sink,
-        needs_state: layers.iter().any(|l| l.needs_state_view()),
         env,
         tools: setup.tools,
         messages,
@@ -284,14 +282,6 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn view_state(&self) -> Option<serde_json::Value> {
-        if self.needs_state {
-            self.env.state_view()
-        } else {
-            None
-        }
-    }
-
     /// Handles one model turn: judges and executes each of its actions.
     async fn step(&mut self, index: usize, turn: ModelTurn) -> Result<StepEnd, RuntimeError> {
         self.messages.push(turn.to_message());
@@ -320,7 +310,6 @@ impl Run<'_> {
             if !matches!(end, StepEnd::Continue) {
                 break;
             }
-            let state = self.view_state();
             let decision = {
                 let view = EpisodeView {
                     task: &self.spec.task,
@@ -329,7 +318,7 @@ impl Run<'_> {
                     events: &self.past_events,
                     step: index,
                     max_steps: self.spec.config.max_steps,
-                    state: state.as_ref(),
+                    state: self.env.state(),
                 };
                 let observe_only = self.spec.config.observe_only;
                 judge_action(
@@ -477,7 +466,6 @@ impl Run<'_> {
             error = observation.is_error,
             "executed"
         );
-        let state = self.view_state();
         let decision = {
             let view = EpisodeView {
                 task: &self.spec.task,
@@ -486,7 +474,7 @@ impl Run<'_> {
                 events: &self.past_events,
                 step: index,
                 max_steps: self.spec.config.max_steps,
-                state: state.as_ref(),
+                state: self.env.state(),
             };
             let observe_only = self.spec.config.observe_only;
             judge_feedback(

@@ -335,3 +335,62 @@ fn replay_agentbench_db_gold_scores_one_on_every_dev_task() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).starts_with("error: "), "{}", stderr(&bad));
 }
+
+#[test]
+fn replay_tau2_gold_and_action_files() {
+    let out = run(&[
+        "replay",
+        "--env",
+        "tau2-airline",
+        "--split",
+        "test",
+        "--gold",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 20);
+    for l in &lines {
+        assert_eq!(l["reward"], 1.0, "{l}");
+        assert_eq!(l["db_match"], true);
+        assert_eq!(l["db_hash"].as_str().unwrap().len(), 64);
+        assert!(l["observations"].is_array());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let actions = dir.path().join("a.jsonl");
+    std::fs::write(
+        &actions,
+        "{\"task_id\": \"0\", \"actions\": [{\"name\": \"get_user_details\", \"arguments\": {\"user_id\": \"nobody\"}}]}\nnot json\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "replay",
+        "--env",
+        "tau2-airline",
+        "--actions-file",
+        actions.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+    std::fs::write(
+        &actions,
+        "{\"task_id\": \"0\", \"actions\": [{\"name\": \"get_user_details\", \"arguments\": {\"user_id\": \"nobody\"}}]}\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "replay",
+        "--env",
+        "tau2-airline",
+        "--actions-file",
+        actions.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(report["observations"][0], "Error: User nobody not found");
+    assert_eq!(report["db_match"], true);
+}

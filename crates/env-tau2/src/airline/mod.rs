@@ -1,0 +1,7 @@
+//! The airline domain: database models and tools.
+
+mod args;
+pub mod model;
+mod tools;
+
+pub use tools::NOW;

@@ -1,0 +1,4 @@
+//! The retail domain: database models and tools.
+
+pub mod model;
+mod tools;

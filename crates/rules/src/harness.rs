@@ -4,6 +4,8 @@ use std::path::Path;
 
 use lifeharness_core::{HarnessInfo, hash::sha256_hex};
 use schemars::JsonSchema;
+
+use crate::spec::{ContractSpec, LayerSwitches, RealizationSpec, RegulationSpec, SkillsSpec};
 use serde::{Deserialize, Serialize};
 
 /// The format version this build reads and writes.
@@ -55,9 +57,27 @@ pub struct Harness {
     /// Layers log what they would do and change nothing.
     #[serde(default)]
     pub observe_only: bool,
+    /// Where the harness came from (`hand-written`, `evolved`, ...).
+    #[serde(default)]
+    pub origin: String,
     /// Runtime budgets.
     #[serde(default)]
     pub runtime: RuntimeSettings,
+    /// Which layers are on.
+    #[serde(default)]
+    pub layers: LayerSwitches,
+    /// Layer 1: the environment contract.
+    #[serde(default)]
+    pub contract: ContractSpec,
+    /// Layer 2: procedural skills.
+    #[serde(default)]
+    pub skills: SkillsSpec,
+    /// Layer 3: action realization.
+    #[serde(default)]
+    pub realization: RealizationSpec,
+    /// Layer 4: trajectory regulation.
+    #[serde(default)]
+    pub regulation: RegulationSpec,
 }
 
 /// A harness file that could not be used.
@@ -97,7 +117,18 @@ impl Harness {
             name: "null".to_string(),
             description: "No layers: the model talks to the environment directly.".to_string(),
             observe_only: false,
+            origin: "built-in".to_string(),
             runtime: RuntimeSettings::default(),
+            layers: LayerSwitches {
+                contract: false,
+                skills: false,
+                realization: false,
+                regulation: false,
+            },
+            contract: ContractSpec::default(),
+            skills: SkillsSpec::default(),
+            realization: RealizationSpec::default(),
+            regulation: RegulationSpec::default(),
         }
     }
 
@@ -138,6 +169,21 @@ impl Harness {
             return Err(invalid("name must not be empty".to_string()));
         }
         Ok(())
+    }
+
+    /// Parses, validates and compiles harness TOML, checking every rule's examples.
+    pub fn compile_toml(text: &str, origin: &str) -> Result<crate::CompiledHarness, HarnessError> {
+        let harness = Self::from_toml(text, origin)?;
+        crate::CompiledHarness::compile(harness, Some(text), origin)
+    }
+
+    /// Reads and compiles a harness file.
+    pub fn load_compiled(path: &Path) -> Result<crate::CompiledHarness, HarnessError> {
+        let text = std::fs::read_to_string(path).map_err(|source| HarnessError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::compile_toml(&text, &path.display().to_string())
     }
 
     /// The canonical JSON form (the basis of the content hash).

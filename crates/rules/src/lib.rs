@@ -4,6 +4,10 @@
 //! The id is the sha256 of the canonical JSON form of the parsed file, so
 //! formatting and comments do not change it but any setting does.
 
+pub mod compiled;
+pub mod expr;
 pub mod harness;
+pub mod spec;
 
+pub use compiled::{CallInput, CompiledHarness, PastCall, Violation, parse_result};
 pub use harness::{BlockBudgetPolicy, FORMAT_VERSION, Harness, HarnessError, RuntimeSettings};

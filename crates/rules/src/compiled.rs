@@ -1,0 +1,829 @@
+//! A harness file compiled for execution: every expression parsed, every
+//! regular expression built, every rule's examples checked.
+//!
+//! The evaluation of contract constraints, ordering rules, preconditions and
+//! annotations lives here so that loading can check each rule against its own
+//! examples with exactly the code the layers run.
+
+use std::collections::BTreeMap;
+
+use lifeharness_core::{FailureKind, StateView};
+use regex::Regex;
+use serde_json::Value;
+
+use crate::expr::{Expr, Functions, Scope, StatePath, Template, to_cel};
+use crate::harness::{Harness, HarnessError};
+use crate::spec::{ArgFormat, Expect, RuleExample, RuleKind};
+
+/// An earlier executed call, as rules see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PastCall {
+    /// The tool.
+    pub tool: String,
+    /// Its arguments.
+    pub args: Value,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Its result, parsed as JSON when it is JSON, else the text.
+    pub result: Value,
+}
+
+/// A call to judge.
+#[derive(Clone, Copy)]
+pub struct CallInput<'a> {
+    /// The tool.
+    pub tool: &'a str,
+    /// The parsed arguments.
+    pub args: &'a Value,
+    /// The raw argument text.
+    pub raw_args: &'a str,
+    /// Earlier executed calls.
+    pub history: &'a [PastCall],
+    /// The task id.
+    pub task_id: &'a str,
+    /// The task statement.
+    pub instruction: &'a str,
+    /// The environment's state, if offered.
+    pub state: Option<&'a dyn StateView>,
+}
+
+/// A rule that a call breaks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// The rule.
+    pub rule_id: String,
+    /// The taxonomy label.
+    pub kind: FailureKind,
+    /// The targeted correction.
+    pub message: String,
+}
+
+/// A check run against one example: true when the rule fired.
+type ExampleCheck<'x> =
+    dyn Fn(&CallInput<'_>, &BTreeMap<String, Value>) -> Result<bool, String> + 'x;
+
+struct Binding {
+    name: String,
+    path: StatePath,
+}
+
+struct Constraint {
+    id: String,
+    tool: String,
+    arg: String,
+    each: bool,
+    one_of: Option<Vec<Value>>,
+    pattern: Option<Regex>,
+    minimum: Option<f64>,
+    maximum: Option<f64>,
+    format: Option<ArgFormat>,
+    message: Option<Template>,
+}
+
+struct Ordering {
+    id: String,
+    tools: Vec<String>,
+    after: Vec<String>,
+    same_arg: Option<String>,
+    message: Option<Template>,
+}
+
+struct Precondition {
+    id: String,
+    tools: Vec<String>,
+    bind: Vec<Binding>,
+    when: Option<Expr>,
+    require: Expr,
+    message: Template,
+    kind: FailureKind,
+    uses_history: bool,
+}
+
+struct Annotation {
+    id: String,
+    tools: Vec<String>,
+    bind: Vec<Binding>,
+    when: Option<Expr>,
+    note: Template,
+    uses_history: bool,
+}
+
+/// A harness ready to run.
+pub struct CompiledHarness {
+    /// The harness as written.
+    pub harness: Harness,
+    functions: Functions,
+    constraints: Vec<Constraint>,
+    ordering: Vec<Ordering>,
+    preconditions: Vec<Precondition>,
+    annotations: Vec<Annotation>,
+}
+
+impl std::fmt::Debug for CompiledHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CompiledHarness({})", self.harness.name)
+    }
+}
+
+fn applies(tools: &[String], tool: &str) -> bool {
+    tools.is_empty() || tools.iter().any(|t| t == tool)
+}
+
+fn kind_of(kind: RuleKind) -> FailureKind {
+    match kind {
+        RuleKind::PolicyDenied => FailureKind::PolicyDenied,
+        RuleKind::ContractViolation => FailureKind::ContractViolation,
+        RuleKind::SchemaViolation => FailureKind::SchemaViolation,
+    }
+}
+
+fn short(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("'{s}'"),
+        other => other.to_string(),
+    }
+}
+
+/// Locates rule `id` in the source text for error messages.
+fn line_of(source: Option<&str>, id: &str) -> String {
+    let Some(source) = source else {
+        return String::new();
+    };
+    let needle = format!("\"{id}\"");
+    source
+        .lines()
+        .position(|l| l.trim_start().starts_with("id") && l.contains(&needle))
+        .map(|n| format!(" (line {})", n + 1))
+        .unwrap_or_default()
+}
+
+impl CompiledHarness {
+    /// Compiles `harness`; `source` (the TOML text) lets errors name lines.
+    pub fn compile(
+        harness: Harness,
+        source: Option<&str>,
+        origin: &str,
+    ) -> Result<Self, HarnessError> {
+        let functions = Functions::new().map_err(|m| invalid(origin, m))?;
+        let mut ids = std::collections::HashSet::new();
+        let mut check_id = |section: &str, id: &str| -> Result<(), HarnessError> {
+            if id.trim().is_empty() {
+                return Err(invalid(
+                    origin,
+                    format!("{section}: a rule has an empty id"),
+                ));
+            }
+            if !ids.insert(id.to_string()) {
+                return Err(invalid(
+                    origin,
+                    format!(
+                        "{section}: rule id '{id}' is used twice{}",
+                        line_of(source, id)
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        let at = |section: &str, index: usize, id: &str, field: &str| {
+            format!("{section}[{index}] ('{id}').{field}{}", line_of(source, id))
+        };
+        let spec = &harness;
+        for (i, p) in spec.contract.pitfalls.iter().enumerate() {
+            check_id(&format!("contract.pitfalls[{i}]"), &p.id)?;
+        }
+        for (i, t) in spec.contract.tools.iter().enumerate() {
+            check_id(&format!("contract.tools[{i}]"), &t.id)?;
+        }
+        let mut constraints = Vec::new();
+        for (i, c) in spec.contract.constraints.iter().enumerate() {
+            check_id("contract.constraints", &c.id)?;
+            let here = |field: &str| at("contract.constraints", i, &c.id, field);
+            let (arg, each) = match c.arg.strip_suffix("[]") {
+                Some(name) => (name.to_string(), true),
+                None => (c.arg.clone(), false),
+            };
+            let pattern = match &c.pattern {
+                Some(p) => Some(
+                    Regex::new(p)
+                        .map_err(|e| invalid(origin, format!("{}: {e}", here("pattern"))))?,
+                ),
+                None => None,
+            };
+            let message = compile_template(c.message.as_deref(), &here("message"), origin)?;
+            if c.one_of.is_none()
+                && pattern.is_none()
+                && c.minimum.is_none()
+                && c.maximum.is_none()
+                && c.format.is_none()
+            {
+                return Err(invalid(
+                    origin,
+                    format!(
+                        "{}: the constraint constrains nothing (give enum, pattern, minimum, maximum or format)",
+                        here("arg")
+                    ),
+                ));
+            }
+            constraints.push(Constraint {
+                id: c.id.clone(),
+                tool: c.tool.clone(),
+                arg,
+                each,
+                one_of: c.one_of.clone(),
+                pattern,
+                minimum: c.minimum,
+                maximum: c.maximum,
+                format: c.format,
+                message,
+            });
+        }
+        let mut ordering = Vec::new();
+        for (i, o) in spec.contract.ordering.iter().enumerate() {
+            check_id("contract.ordering", &o.id)?;
+            let here = |field: &str| at("contract.ordering", i, &o.id, field);
+            if o.tools.is_empty() || o.after.is_empty() {
+                return Err(invalid(
+                    origin,
+                    format!("{}: tools and after must both name tools", here("tools")),
+                ));
+            }
+            ordering.push(Ordering {
+                id: o.id.clone(),
+                tools: o.tools.clone(),
+                after: o.after.clone(),
+                same_arg: o.same_arg.clone(),
+                message: compile_template(o.message.as_deref(), &here("message"), origin)?,
+            });
+        }
+        let mut preconditions = Vec::new();
+        for (i, p) in spec.realization.rules.iter().enumerate() {
+            check_id("realization.rules", &p.id)?;
+            let here = |field: &str| at("realization.rules", i, &p.id, field);
+            let bind = compile_bind(&p.bind, &here("bind"), origin)?;
+            let when = compile_expr(p.when.as_deref(), &here("when"), origin)?;
+            let require = Expr::compile(&p.require)
+                .map_err(|m| invalid(origin, format!("{}: {m}", here("require"))))?;
+            let message = Template::compile(&p.message)
+                .map_err(|m| invalid(origin, format!("{}: {m}", here("message"))))?;
+            let uses_history = require.uses("history")
+                || when.as_ref().is_some_and(|w| w.uses("history"))
+                || message.uses("history");
+            preconditions.push(Precondition {
+                id: p.id.clone(),
+                tools: p.tools.clone(),
+                bind,
+                when,
+                require,
+                message,
+                kind: kind_of(p.kind),
+                uses_history,
+            });
+        }
+        let mut annotations = Vec::new();
+        for (i, a) in spec.regulation.annotations.iter().enumerate() {
+            check_id("regulation.annotations", &a.id)?;
+            let here = |field: &str| at("regulation.annotations", i, &a.id, field);
+            let bind = compile_bind(&a.bind, &here("bind"), origin)?;
+            let when = compile_expr(a.when.as_deref(), &here("when"), origin)?;
+            let note = Template::compile(&a.note)
+                .map_err(|m| invalid(origin, format!("{}: {m}", here("note"))))?;
+            let uses_history =
+                note.uses("history") || when.as_ref().is_some_and(|w| w.uses("history"));
+            annotations.push(Annotation {
+                id: a.id.clone(),
+                tools: a.tools.clone(),
+                bind,
+                when,
+                note,
+                uses_history,
+            });
+        }
+        for (i, s) in spec.skills.skills.iter().enumerate() {
+            check_id(&format!("skills.skills[{i}]"), &s.id)?;
+        }
+        let compiled = Self {
+            harness,
+            functions,
+            constraints,
+            ordering,
+            preconditions,
+            annotations,
+        };
+        compiled.check_examples(source, origin)?;
+        Ok(compiled)
+    }
+
+    /// Number of executable rules (constraints, ordering, preconditions, annotations).
+    pub fn rule_count(&self) -> usize {
+        self.constraints.len()
+            + self.ordering.len()
+            + self.preconditions.len()
+            + self.annotations.len()
+    }
+
+    /// The first contract constraint `input` breaks.
+    pub fn check_constraints(&self, input: &CallInput<'_>) -> Result<Option<Violation>, String> {
+        for c in self.constraints.iter().filter(|c| c.tool == input.tool) {
+            let Some(value) = input.args.get(&c.arg) else {
+                continue;
+            };
+            let values: Vec<&Value> = match (c.each, value) {
+                (true, Value::Array(items)) => items.iter().collect(),
+                _ => vec![value],
+            };
+            for v in values {
+                if let Some(problem) = constraint_problem(c, v) {
+                    let message = match &c.message {
+                        Some(t) => {
+                            let mut scope = self.scope(input, None)?;
+                            scope.set_json("value", v);
+                            t.render(&scope)?
+                        }
+                        None => format!(
+                            "'{}' argument '{}' {problem} (got {}).",
+                            c.tool,
+                            c.arg,
+                            short(v)
+                        ),
+                    };
+                    return Ok(Some(Violation {
+                        rule_id: c.id.clone(),
+                        kind: FailureKind::ContractViolation,
+                        message,
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first ordering rule `input` breaks.
+    pub fn check_ordering(&self, input: &CallInput<'_>) -> Result<Option<Violation>, String> {
+        for o in self
+            .ordering
+            .iter()
+            .filter(|o| o.tools.iter().any(|t| t == input.tool))
+        {
+            let wanted = o.same_arg.as_ref().map(|a| input.args.get(a));
+            let satisfied = input.history.iter().any(|past| {
+                past.ok
+                    && o.after.contains(&past.tool)
+                    && match &wanted {
+                        None => true,
+                        Some(value) => {
+                            let arg = o.same_arg.as_deref().unwrap_or_default();
+                            value.is_some() && past.args.get(arg) == *value
+                        }
+                    }
+            });
+            if satisfied {
+                continue;
+            }
+            let message = match &o.message {
+                Some(t) => t.render(&self.scope(input, None)?)?,
+                None => {
+                    let same = o
+                        .same_arg
+                        .as_ref()
+                        .map(|a| format!(" with the same '{a}'"))
+                        .unwrap_or_default();
+                    format!(
+                        "'{}' can only be called after a successful call to {}{same} in this conversation. Call that first.",
+                        input.tool,
+                        o.after
+                            .iter()
+                            .map(|a| format!("'{a}'"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    )
+                }
+            };
+            return Ok(Some(Violation {
+                rule_id: o.id.clone(),
+                kind: FailureKind::ContractViolation,
+                message,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// The first precondition `input` breaks. An evaluation failure is `Err` (a fault).
+    pub fn check_preconditions(&self, input: &CallInput<'_>) -> Result<Option<Violation>, String> {
+        self.preconditions_with(input, None)
+    }
+
+    fn preconditions_with(
+        &self,
+        input: &CallInput<'_>,
+        bound: Option<&BTreeMap<String, Value>>,
+    ) -> Result<Option<Violation>, String> {
+        for p in self
+            .preconditions
+            .iter()
+            .filter(|p| applies(&p.tools, input.tool))
+        {
+            let mut scope = self.scope(input, p.uses_history.then_some(input.history))?;
+            bind(&mut scope, &p.bind, input.state, bound)?;
+            if let Some(when) = &p.when
+                && !when
+                    .eval_bool(&scope)
+                    .map_err(|e| format!("rule '{}': {e}", p.id))?
+            {
+                continue;
+            }
+            if !p
+                .require
+                .eval_bool(&scope)
+                .map_err(|e| format!("rule '{}': {e}", p.id))?
+            {
+                let message = p
+                    .message
+                    .render(&scope)
+                    .map_err(|e| format!("rule '{}': {e}", p.id))?;
+                return Ok(Some(Violation {
+                    rule_id: p.id.clone(),
+                    kind: p.kind,
+                    message,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The notes to append to a tool result: `(rule id, note)`.
+    pub fn annotations(
+        &self,
+        input: &CallInput<'_>,
+        ok: bool,
+        output: &str,
+    ) -> Result<Vec<(String, String)>, String> {
+        self.annotations_with(input, ok, output, None)
+    }
+
+    fn annotations_with(
+        &self,
+        input: &CallInput<'_>,
+        ok: bool,
+        output: &str,
+        bound: Option<&BTreeMap<String, Value>>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut notes = Vec::new();
+        let mut result = None;
+        for a in self
+            .annotations
+            .iter()
+            .filter(|a| applies(&a.tools, input.tool))
+        {
+            let result = result.get_or_insert_with(|| parse_result(output));
+            let mut scope = self.scope(input, a.uses_history.then_some(input.history))?;
+            scope.set_json("result", result);
+            scope.set_json("ok", &Value::Bool(ok));
+            scope.set_json("output", &Value::String(output.to_string()));
+            bind(&mut scope, &a.bind, input.state, bound)?;
+            if let Some(when) = &a.when
+                && !when
+                    .eval_bool(&scope)
+                    .map_err(|e| format!("annotation '{}': {e}", a.id))?
+            {
+                continue;
+            }
+            let note = a
+                .note
+                .render(&scope)
+                .map_err(|e| format!("annotation '{}': {e}", a.id))?;
+            notes.push((a.id.clone(), note));
+        }
+        Ok(notes)
+    }
+
+    fn scope(
+        &self,
+        input: &CallInput<'_>,
+        history: Option<&[PastCall]>,
+    ) -> Result<Scope<'_>, String> {
+        let mut scope = Scope::new(&self.functions);
+        scope.set_json("tool", &Value::String(input.tool.to_string()));
+        scope.set("args", to_cel(input.args));
+        scope.set_json("raw_args", &Value::String(input.raw_args.to_string()));
+        scope.set_json(
+            "task",
+            &serde_json::json!({"id": input.task_id, "instruction": input.instruction}),
+        );
+        if let Some(history) = history {
+            let list: Vec<Value> = history
+                .iter()
+                .map(|p| serde_json::json!({"tool": p.tool, "args": p.args, "ok": p.ok, "result": p.result}))
+                .collect();
+            scope.set_json("history", &Value::Array(list));
+        } else {
+            scope.set_json("history", &Value::Array(Vec::new()));
+        }
+        Ok(scope)
+    }
+
+    fn check_examples(&self, source: Option<&str>, origin: &str) -> Result<(), HarnessError> {
+        let spec = &self.harness;
+        let fail = |section: &str, id: &str, n: usize, expect: Expect, got: &str| {
+            invalid(
+                origin,
+                format!(
+                    "{section} rule '{id}'{} example {}: expected {expect:?} but the rule {got}",
+                    line_of(source, id),
+                    n + 1
+                ),
+            )
+        };
+        let run =
+            |ex: &RuleExample, default_tool: &str, f: &ExampleCheck<'_>| -> Result<bool, String> {
+                let tool = ex.tool.clone().unwrap_or_else(|| default_tool.to_string());
+                let args = if ex.args.is_null() {
+                    serde_json::json!({})
+                } else {
+                    ex.args.clone()
+                };
+                let raw = args.to_string();
+                let history: Vec<PastCall> = ex
+                    .history
+                    .iter()
+                    .map(|h| PastCall {
+                        tool: h.tool.clone(),
+                        args: h.args.clone(),
+                        ok: h.ok,
+                        result: h.result.clone(),
+                    })
+                    .collect();
+                let input = CallInput {
+                    tool: &tool,
+                    args: &args,
+                    raw_args: &raw,
+                    history: &history,
+                    task_id: "example",
+                    instruction: "",
+                    state: None,
+                };
+                f(&input, &ex.state)
+            };
+        let blocks_expected = |e: Expect| matches!(e, Expect::Block | Expect::Annotate);
+        for c in &spec.contract.constraints {
+            for (n, ex) in c.examples.iter().enumerate() {
+                let fired = run(ex, &c.tool, &|i, _| {
+                    self.check_constraints(i)
+                        .map(|v| v.is_some_and(|v| v.rule_id == c.id))
+                })
+                .map_err(|e| {
+                    invalid(
+                        origin,
+                        format!("contract.constraints '{}' example {}: {e}", c.id, n + 1),
+                    )
+                })?;
+                if fired != blocks_expected(ex.expect) {
+                    return Err(fail(
+                        "contract.constraints",
+                        &c.id,
+                        n,
+                        ex.expect,
+                        if fired {
+                            "blocked it"
+                        } else {
+                            "let it through"
+                        },
+                    ));
+                }
+            }
+        }
+        for o in &spec.contract.ordering {
+            let first = o.tools.first().cloned().unwrap_or_default();
+            for (n, ex) in o.examples.iter().enumerate() {
+                let fired = run(ex, &first, &|i, _| {
+                    self.check_ordering(i)
+                        .map(|v| v.is_some_and(|v| v.rule_id == o.id))
+                })
+                .map_err(|e| {
+                    invalid(
+                        origin,
+                        format!("contract.ordering '{}' example {}: {e}", o.id, n + 1),
+                    )
+                })?;
+                if fired != blocks_expected(ex.expect) {
+                    return Err(fail(
+                        "contract.ordering",
+                        &o.id,
+                        n,
+                        ex.expect,
+                        if fired {
+                            "blocked it"
+                        } else {
+                            "let it through"
+                        },
+                    ));
+                }
+            }
+        }
+        for p in &spec.realization.rules {
+            let first = p.tools.first().cloned().unwrap_or_default();
+            for (n, ex) in p.examples.iter().enumerate() {
+                let fired = run(ex, &first, &|i, bound| {
+                    self.preconditions_with(i, Some(bound))
+                        .map(|v| v.is_some_and(|v| v.rule_id == p.id))
+                })
+                .map_err(|e| {
+                    invalid(
+                        origin,
+                        format!(
+                            "realization.rules '{}'{} example {}: {e}",
+                            p.id,
+                            line_of(source, &p.id),
+                            n + 1
+                        ),
+                    )
+                })?;
+                if fired != blocks_expected(ex.expect) {
+                    return Err(fail(
+                        "realization.rules",
+                        &p.id,
+                        n,
+                        ex.expect,
+                        if fired {
+                            "blocked it"
+                        } else {
+                            "let it through"
+                        },
+                    ));
+                }
+            }
+        }
+        for a in &spec.regulation.annotations {
+            let first = a.tools.first().cloned().unwrap_or_default();
+            for (n, ex) in a.examples.iter().enumerate() {
+                let output = match &ex.result {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(v) => v.to_string(),
+                    None => String::new(),
+                };
+                let fired = run(ex, &first, &|i, bound| {
+                    self.annotations_with(i, true, &output, Some(bound))
+                        .map(|v| v.iter().any(|(id, _)| *id == a.id))
+                })
+                .map_err(|e| {
+                    invalid(
+                        origin,
+                        format!(
+                            "regulation.annotations '{}'{} example {}: {e}",
+                            a.id,
+                            line_of(source, &a.id),
+                            n + 1
+                        ),
+                    )
+                })?;
+                if fired != blocks_expected(ex.expect) {
+                    return Err(fail(
+                        "regulation.annotations",
+                        &a.id,
+                        n,
+                        ex.expect,
+                        if fired { "fired" } else { "stayed silent" },
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A tool result as rules see it: JSON when it parses, else the text.
+pub fn parse_result(output: &str) -> Value {
+    serde_json::from_str(output).unwrap_or_else(|_| Value::String(output.to_string()))
+}
+
+fn bind(
+    scope: &mut Scope<'_>,
+    bindings: &[Binding],
+    state: Option<&dyn StateView>,
+    bound: Option<&BTreeMap<String, Value>>,
+) -> Result<(), String> {
+    for b in bindings {
+        let value = match bound {
+            Some(map) => map.get(&b.name).cloned().unwrap_or(Value::Null),
+            None => {
+                let path = b.path.resolve(scope)?;
+                let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+                state
+                    .and_then(|s| s.lookup(&segments))
+                    .unwrap_or(Value::Null)
+            }
+        };
+        scope.set_json(&b.name, &value);
+    }
+    Ok(())
+}
+
+fn constraint_problem(c: &Constraint, v: &Value) -> Option<String> {
+    if let Some(options) = &c.one_of
+        && !options.contains(v)
+    {
+        let list: Vec<String> = options.iter().map(short).collect();
+        return Some(format!("must be one of {}", list.join(", ")));
+    }
+    if let Some(pattern) = &c.pattern {
+        match v.as_str() {
+            Some(s) if pattern.is_match(s) => {}
+            _ => return Some(format!("must match the pattern {}", pattern.as_str())),
+        }
+    }
+    if let Some(min) = c.minimum
+        && v.as_f64().is_none_or(|n| n < min)
+    {
+        return Some(format!("must be a number of at least {min}"));
+    }
+    if let Some(max) = c.maximum
+        && v.as_f64().is_none_or(|n| n > max)
+    {
+        return Some(format!("must be a number of at most {max}"));
+    }
+    match c.format {
+        Some(ArgFormat::Email) => {
+            let ok = v.as_str().is_some_and(|s| {
+                let mut parts = s.split('@');
+                matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None) if !a.is_empty() && b.contains('.'))
+            });
+            (!ok).then(|| "must be an e-mail address".to_string())
+        }
+        Some(ArgFormat::Date) => {
+            let ok = v.as_str().is_some_and(|s| {
+                s.len() == 10
+                    && s.chars().enumerate().all(|(i, ch)| {
+                        if i == 4 || i == 7 {
+                            ch == '-'
+                        } else {
+                            ch.is_ascii_digit()
+                        }
+                    })
+            });
+            (!ok).then(|| "must be a date written YYYY-MM-DD".to_string())
+        }
+        Some(ArgFormat::NonEmpty) => {
+            let ok = match v {
+                Value::String(s) => !s.trim().is_empty(),
+                Value::Array(a) => !a.is_empty(),
+                Value::Object(o) => !o.is_empty(),
+                Value::Null => false,
+                _ => true,
+            };
+            (!ok).then(|| "must not be empty".to_string())
+        }
+        None => None,
+    }
+}
+
+fn invalid(origin: &str, message: String) -> HarnessError {
+    HarnessError::Invalid {
+        path: origin.to_string(),
+        message,
+    }
+}
+
+fn compile_expr(
+    source: Option<&str>,
+    here: &str,
+    origin: &str,
+) -> Result<Option<Expr>, HarnessError> {
+    source
+        .map(|s| Expr::compile(s).map_err(|m| invalid(origin, format!("{here}: {m}"))))
+        .transpose()
+}
+
+fn compile_template(
+    source: Option<&str>,
+    here: &str,
+    origin: &str,
+) -> Result<Option<Template>, HarnessError> {
+    source
+        .map(|s| Template::compile(s).map_err(|m| invalid(origin, format!("{here}: {m}"))))
+        .transpose()
+}
+
+fn compile_bind(
+    bind: &BTreeMap<String, String>,
+    here: &str,
+    origin: &str,
+) -> Result<Vec<Binding>, HarnessError> {
+    const RESERVED: [&str; 9] = [
+        "tool", "args", "raw_args", "history", "task", "result", "ok", "output", "value",
+    ];
+    bind.iter()
+        .map(|(name, path)| {
+            if RESERVED.contains(&name.as_str()) {
+                return Err(invalid(
+                    origin,
+                    format!("{here}: '{name}' is a reserved name"),
+                ));
+            }
+            let path = StatePath::compile(path)
+                .map_err(|m| invalid(origin, format!("{here}.{name}: {m}")))?;
+            Ok(Binding {
+                name: name.clone(),
+                path,
+            })
+        })
+        .collect()
+}

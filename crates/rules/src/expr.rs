@@ -1,0 +1,429 @@
+//! Rule expressions: CEL (Common Expression Language) programs, text
+//! templates with `{expr}` placeholders, and state paths like
+//! `orders/{args.order_id}`.
+//!
+//! Expressions are compiled when a harness file is loaded, so a syntax error
+//! is a load error. Evaluation is sandboxed by construction: CEL has no I/O,
+//! no loops beyond the bounded list macros, and no side effects.
+//!
+//! Variables available to rules: `tool` (string), `args` (map), `raw_args`
+//! (string), `history` (list of `{tool, args, ok, result, step}` for earlier
+//! executed calls, `result` parsed as JSON when it is JSON), `task`
+//! (`{id, instruction}`), names bound from state with `bind`, and after an
+//! observation `result`, `ok` and `output`. Functions beyond CEL's standard
+//! ones: `last(list)`, `zip(a, b)`, `unique(list)`, `keys_of(map)`,
+//! `sum(list)`, `round2(number)`, `join(list, separator)`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use cel::{Context, Program, Value};
+
+/// A compiled CEL expression.
+#[derive(Clone)]
+pub struct Expr {
+    source: String,
+    program: Arc<Program>,
+    variables: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Expr({:?})", self.source)
+    }
+}
+
+impl Expr {
+    /// Compiles `source`.
+    pub fn compile(source: &str) -> Result<Self, String> {
+        let program = Program::compile(source).map_err(|e| {
+            format!(
+                "expression `{source}` does not parse: {}",
+                e.to_string().replace('\n', " ")
+            )
+        })?;
+        let variables = program
+            .references()
+            .variables()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        Ok(Self {
+            source: source.to_string(),
+            program: Arc::new(program),
+            variables,
+        })
+    }
+
+    /// The source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the expression mentions the variable `name`.
+    pub fn uses(&self, name: &str) -> bool {
+        self.variables.contains(name)
+    }
+
+    /// Evaluates in `scope`.
+    pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, String> {
+        let mut context = scope.functions.root.new_inner_scope();
+        for (name, value) in &scope.vars {
+            context.add_variable_from_value(name.clone(), value.clone());
+        }
+        self.program
+            .execute(&context)
+            .map_err(|e| format!("expression `{}` failed: {e}", self.source))
+    }
+
+    /// Evaluates to a boolean; anything else is an error.
+    pub fn eval_bool(&self, scope: &Scope<'_>) -> Result<bool, String> {
+        match self.eval(scope)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(format!(
+                "expression `{}` gave {} where true or false was needed",
+                self.source,
+                display(&other)
+            )),
+        }
+    }
+}
+
+/// The function table shared by all evaluations (built once per layer).
+pub struct Functions {
+    root: Context<'static, 'static>,
+}
+
+impl std::fmt::Debug for Functions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Functions")
+    }
+}
+
+fn list_of(values: impl IntoIterator<Item = Value>) -> Value {
+    Value::List(Arc::new(values.into_iter().collect()))
+}
+
+fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::UInt(u) => Some(*u as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+impl Functions {
+    /// CEL's standard library plus the rule helpers.
+    pub fn new() -> Result<Self, String> {
+        let mut root = Context::default();
+        let add = |e: cel::DeclarationError| format!("cannot declare rule function: {e:?}");
+        root.add_function("last", |l: Arc<Vec<Value>>| {
+            l.last().cloned().unwrap_or(Value::Null)
+        })
+        .map_err(add)?;
+        root.add_function("zip", |a: Arc<Vec<Value>>, b: Arc<Vec<Value>>| {
+            list_of(
+                a.iter()
+                    .zip(b.iter())
+                    .map(|(x, y)| list_of([x.clone(), y.clone()])),
+            )
+        })
+        .map_err(add)?;
+        root.add_function("unique", |l: Arc<Vec<Value>>| {
+            let mut out: Vec<Value> = Vec::new();
+            for v in l.iter() {
+                if !out.contains(v) {
+                    out.push(v.clone());
+                }
+            }
+            list_of(out)
+        })
+        .map_err(add)?;
+        root.add_function("keys_of", |m: Value| match m {
+            Value::Map(m) => list_of(m.map.keys().map(|k| Value::from(k.clone()))),
+            _ => list_of([]),
+        })
+        .map_err(add)?;
+        root.add_function("sum", |l: Arc<Vec<Value>>| {
+            Value::Float(l.iter().filter_map(as_f64).sum())
+        })
+        .map_err(add)?;
+        root.add_function("join", |l: Arc<Vec<Value>>, sep: Arc<String>| {
+            let parts: Vec<String> = l.iter().map(display).collect();
+            Value::String(Arc::new(parts.join(sep.as_str())))
+        })
+        .map_err(add)?;
+        root.add_function("round2", |v: Value| match as_f64(&v) {
+            Some(f) => Value::Float((f * 100.0).round() / 100.0),
+            None => v,
+        })
+        .map_err(add)?;
+        Ok(Self { root })
+    }
+}
+
+/// The variables of one evaluation.
+pub struct Scope<'f> {
+    functions: &'f Functions,
+    vars: Vec<(String, Value)>,
+}
+
+impl<'f> Scope<'f> {
+    /// An empty scope over `functions`.
+    pub fn new(functions: &'f Functions) -> Self {
+        Self {
+            functions,
+            vars: Vec::new(),
+        }
+    }
+
+    /// Binds `name` to a CEL value (a later binding of the same name wins).
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.vars.retain(|(n, _)| n != name);
+        self.vars.push((name.to_string(), value));
+    }
+
+    /// Binds `name` to a JSON value.
+    pub fn set_json(&mut self, name: &str, value: &serde_json::Value) {
+        self.set(name, to_cel(value));
+    }
+
+    /// Whether `name` is bound.
+    pub fn has(&self, name: &str) -> bool {
+        self.vars.iter().any(|(n, _)| n == name)
+    }
+}
+
+/// JSON -> CEL value (numbers: integers stay integers, others are doubles).
+pub fn to_cel(value: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match value {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::String(Arc::new(s.clone())),
+        J::Array(items) => list_of(items.iter().map(to_cel)),
+        J::Object(map) => {
+            let entries: std::collections::HashMap<String, Value> =
+                map.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
+            Value::Map(cel::objects::Map::from(entries))
+        }
+    }
+}
+
+/// A CEL value as text for messages (strings without quotes).
+pub fn display(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.to_string(),
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
+        Value::Float(f) => {
+            if f.fract() == 0.0 && f.abs() < 1e15 {
+                format!("{f:.1}")
+            } else {
+                format!("{f}")
+            }
+        }
+        other => match other.json() {
+            Ok(json) => json.to_string(),
+            Err(_) => format!("{other:?}"),
+        },
+    }
+}
+
+/// A text with `{expr}` placeholders (`{{` and `}}` are literal braces).
+#[derive(Debug, Clone)]
+pub struct Template {
+    source: String,
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone)]
+enum Part {
+    Text(String),
+    Expr(Expr),
+}
+
+impl Template {
+    /// Parses and compiles every placeholder.
+    pub fn compile(source: &str) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let mut chars = source.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    text.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    text.push('}');
+                }
+                '{' => {
+                    let mut expr = String::new();
+                    let mut depth = 0usize;
+                    let mut closed = false;
+                    for c in chars.by_ref() {
+                        match c {
+                            '{' => depth += 1,
+                            '}' if depth == 0 => {
+                                closed = true;
+                                break;
+                            }
+                            '}' => depth -= 1,
+                            _ => {}
+                        }
+                        expr.push(c);
+                    }
+                    if !closed {
+                        return Err(format!("template `{source}` has an unclosed `{{`"));
+                    }
+                    if !text.is_empty() {
+                        parts.push(Part::Text(std::mem::take(&mut text)));
+                    }
+                    parts.push(Part::Expr(Expr::compile(expr.trim())?));
+                }
+                '}' => {
+                    return Err(format!(
+                        "template `{source}` has a stray `}}` (write `}}}}`)"
+                    ));
+                }
+                c => text.push(c),
+            }
+        }
+        if !text.is_empty() {
+            parts.push(Part::Text(text));
+        }
+        Ok(Self {
+            source: source.to_string(),
+            parts,
+        })
+    }
+
+    /// The source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether any placeholder mentions `name`.
+    pub fn uses(&self, name: &str) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Expr(e) if e.uses(name)))
+    }
+
+    /// Renders in `scope`.
+    pub fn render(&self, scope: &Scope<'_>) -> Result<String, String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Expr(e) => out.push_str(&display(&e.eval(scope)?)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A state path: `/`-separated segments, each a template (`orders/{args.order_id}`).
+#[derive(Debug, Clone)]
+pub struct StatePath {
+    segments: Vec<Template>,
+}
+
+impl StatePath {
+    /// Parses a path.
+    pub fn compile(source: &str) -> Result<Self, String> {
+        if source.trim().is_empty() {
+            return Err("a state path must not be empty".to_string());
+        }
+        let segments = source
+            .split('/')
+            .map(Template::compile)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { segments })
+    }
+
+    /// Whether any segment mentions `name`.
+    pub fn uses(&self, name: &str) -> bool {
+        self.segments.iter().any(|s| s.uses(name))
+    }
+
+    /// The concrete segments in `scope`.
+    pub fn resolve(&self, scope: &Scope<'_>) -> Result<Vec<String>, String> {
+        self.segments.iter().map(|s| s.render(scope)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn scope(f: &Functions) -> Scope<'_> {
+        let mut s = Scope::new(f);
+        s.set_json(
+            "args",
+            &json!({"item_ids": ["a", "b", "a"], "order_id": "#W1", "n": 2}),
+        );
+        s.set_json("order", &json!({"status": "pending", "items": [{"item_id": "a", "price": 10.5}, {"item_id": "b", "price": 2}]}));
+        s
+    }
+
+    #[test]
+    fn helpers_and_standard_library() {
+        let f = Functions::new().unwrap();
+        let s = scope(&f);
+        let t = |src: &str| Expr::compile(src).unwrap().eval_bool(&s).unwrap();
+        assert!(t("size(unique(args.item_ids)) == 2"));
+        assert!(t("last(args.item_ids) == 'a'"));
+        assert!(t(
+            "zip(args.item_ids, order.items).all(p, p[1].item_id != '')"
+        ));
+        assert!(t("sum(order.items.map(i, i.price)) == 12.5"));
+        assert!(t("round2(10.456) == 10.46"));
+        assert!(t("'status' in keys_of(order)"));
+        assert!(t(
+            "args.item_ids.all(i, order.items.exists(it, it.item_id == i))"
+        ));
+        assert!(t("order.status == 'pending' && args.n > 1"));
+        assert!(t("args.order_id.matches('^#W[0-9]+$')"));
+    }
+
+    #[test]
+    fn errors_are_messages_not_panics() {
+        let f = Functions::new().unwrap();
+        let s = scope(&f);
+        assert!(
+            Expr::compile("args.(")
+                .unwrap_err()
+                .contains("does not parse")
+        );
+        let missing = Expr::compile("args.nope == 1").unwrap().eval(&s);
+        assert!(missing.unwrap_err().contains("failed"));
+        let not_bool = Expr::compile("args.n").unwrap().eval_bool(&s);
+        assert!(not_bool.unwrap_err().contains("true or false"));
+        assert!(Expr::compile("undefined_var").unwrap().eval(&s).is_err());
+    }
+
+    #[test]
+    fn templates_and_paths() {
+        let f = Functions::new().unwrap();
+        let s = scope(&f);
+        let t = Template::compile("Order {args.order_id} is {order.status}; {{literal}}").unwrap();
+        assert_eq!(t.render(&s).unwrap(), "Order #W1 is pending; {literal}");
+        assert!(t.uses("order") && !t.uses("history"));
+        assert!(Template::compile("oops {args.x").is_err());
+        assert!(Template::compile("stray }").is_err());
+        let p = StatePath::compile("orders/{args.order_id}").unwrap();
+        assert_eq!(p.resolve(&s).unwrap(), vec!["orders", "#W1"]);
+        assert!(StatePath::compile("").is_err());
+    }
+}

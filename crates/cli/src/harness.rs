@@ -21,7 +21,7 @@ pub fn harness(command: HarnessCommand) -> Result<()> {
             );
         }
         HarnessCommand::Show { file } => {
-            let harness = Harness::load(&file)?;
+            let harness = Harness::load_compiled(&file)?.harness;
             println!("# id {}", harness.content_hash());
             print!("{}", harness.to_toml()?);
         }

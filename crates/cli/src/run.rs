@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use lifeharness_core::{Layer, Task};
-use lifeharness_rules::{BlockBudgetPolicy, Harness};
+use lifeharness_rules::{BlockBudgetPolicy, CompiledHarness, Harness};
 use lifeharness_runtime::{
     BlockPolicy, EpisodeSpec, RunEvent, RunSummary, RuntimeConfig, episode_seed, run_many,
 };
@@ -116,7 +116,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
                         .with_context(|| format!("cannot read harness file {}", path.display()))?;
-                    Harness::from_toml(&text, &path.display().to_string())?;
+                    Harness::compile_toml(&text, &path.display().to_string())?;
                     (Some(text), Some(path.display().to_string()))
                 }
                 None => (None, None),
@@ -157,12 +157,14 @@ async fn play(store: &Store, run_id: &str, config: &RunConfig, json_out: bool) -
             delay: Duration::from_millis(config.model_delay_ms),
         });
     }
-    let harness = match &config.harness_toml {
+    let compiled = match &config.harness_toml {
         Some(text) => {
-            Harness::from_toml(text, config.harness_origin.as_deref().unwrap_or("harness"))?
+            Harness::compile_toml(text, config.harness_origin.as_deref().unwrap_or("harness"))?
         }
-        None => Harness::null(),
+        None => CompiledHarness::compile(Harness::null(), None, "null")?,
     };
+    let compiled = Arc::new(compiled);
+    let harness = &compiled.harness;
     let runtime = RuntimeConfig {
         max_steps: config.max_steps.unwrap_or(harness.runtime.max_steps),
         max_blocked_per_step: harness.runtime.max_blocked_per_step,
@@ -172,9 +174,7 @@ async fn play(store: &Store, run_id: &str, config: &RunConfig, json_out: bool) -
         },
         observe_only: harness.observe_only,
     };
-    // The four layers are built from the harness file (layers issue); the
-    // null harness has none.
-    let layers: Arc<[Arc<dyn Layer>]> = Arc::from(Vec::<Arc<dyn Layer>>::new());
+    let layers: Arc<[Arc<dyn Layer>]> = Arc::from(lifeharness_layers::build(&compiled));
 
     let all = factory.tasks(&config.split)?;
     let tasks = select_tasks(all, &config.task_ids, None)?;

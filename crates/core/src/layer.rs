@@ -66,6 +66,8 @@ pub struct EpisodeView<'a> {
     pub max_steps: usize,
     /// The environment's state, if it offers a view.
     pub state: Option<&'a dyn StateView>,
+    /// The environment's state version now, if it offers one.
+    pub state_version: Option<u64>,
 }
 
 /// The verdict on an action, after the model speaks and before the environment.

@@ -313,6 +313,26 @@ impl CompiledHarness {
         Ok(compiled)
     }
 
+    /// Whether judging a call to `tool` reads the episode's earlier calls.
+    pub fn needs_history(&self, tool: &str) -> bool {
+        self.ordering
+            .iter()
+            .any(|o| o.tools.iter().any(|t| t == tool))
+            || self
+                .preconditions
+                .iter()
+                .any(|p| p.uses_history && applies(&p.tools, tool))
+            || self
+                .annotations
+                .iter()
+                .any(|a| a.uses_history && applies(&a.tools, tool))
+    }
+
+    /// Whether any annotation applies to `tool`.
+    pub fn annotates(&self, tool: &str) -> bool {
+        self.annotations.iter().any(|a| applies(&a.tools, tool))
+    }
+
     /// Number of executable rules (constraints, ordering, preconditions, annotations).
     pub fn rule_count(&self) -> usize {
         self.constraints.len()

@@ -319,6 +319,7 @@ impl Run<'_> {
                     step: index,
                     max_steps: self.spec.config.max_steps,
                     state: self.env.state(),
+                    state_version: self.env.state_version(),
                 };
                 let observe_only = self.spec.config.observe_only;
                 judge_action(
@@ -475,6 +476,7 @@ impl Run<'_> {
                 step: index,
                 max_steps: self.spec.config.max_steps,
                 state: self.env.state(),
+                state_version: self.env.state_version(),
             };
             let observe_only = self.spec.config.observe_only;
             judge_feedback(

@@ -46,6 +46,15 @@ pub enum Command {
     Envs,
     /// Replay reference (gold) solutions or given actions through an environment.
     Replay(ReplayArgs),
+    /// What a harness would block or nudge on gold actions or recorded trajectories.
+    Audit(AuditArgs),
+    /// Embedded models: list them, fetch them.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Send one message to a model and print its turn (a quick check).
+    Chat(ChatArgs),
+    /// Serve a model as an OpenAI-compatible API (/v1/chat/completions, /v1/models).
+    Serve(ServeArgs),
 }
 
 /// `lifeharness run`.
@@ -66,7 +75,9 @@ pub struct RunArgs {
     /// Only the first N tasks of the selection.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Model spec, e.g. `scripted:path.json`.
+    /// Model spec: `embedded:smollm2-135m` (default embedded model, fetched on
+    /// first use), `embedded:gemma3-270m`, `gguf:/path.gguf`,
+    /// `openai:<model>@<base-url>`, `scripted:<file.json>`.
     #[arg(long, required_unless_present = "resume")]
     pub model: Option<String>,
     /// Model spec of the simulated user (tau2); without it tau2 runs in ticket
@@ -133,6 +144,77 @@ pub struct ReplayArgs {
     pub json: bool,
 }
 
+/// `lifeharness audit`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  lifeharness audit --harness harnesses/tau2-retail.toml --gold --env tau2-retail --json
+  lifeharness audit --harness harnesses/tau2-retail.toml --trajectories run.jsonl --env tau2-retail
+  lifeharness audit --harness harnesses/tau2-retail.toml --trajectories tau2_results.json --env tau2-retail")]
+pub struct AuditArgs {
+    /// The harness file.
+    #[arg(long)]
+    pub harness: PathBuf,
+    /// Replay every gold action of every task of --env (and --split).
+    #[arg(long)]
+    pub gold: bool,
+    /// Recorded trajectories: lifeharness JSONL (`runs export`) or a tau2/tau-bench results JSON.
+    #[arg(long, conflicts_with = "gold")]
+    pub trajectories: Option<PathBuf>,
+    /// The environment (required with --gold; gives tool schemas for --trajectories).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Task split (with --gold).
+    #[arg(long, default_value = "all")]
+    pub split: String,
+    /// Compact JSON on one line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lifeharness models ...`.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// The embedded models and whether they are cached.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch an embedded model into the cache (checked by sha256).
+    Pull {
+        /// The model name, e.g. `smollm2-135m`.
+        name: String,
+    },
+}
+
+/// `lifeharness chat`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  lifeharness chat --model embedded:smollm2-135m \"Say hello\"
+  lifeharness chat --model openai:llama3@http://127.0.0.1:11434/v1 \"Say hello\"")]
+pub struct ChatArgs {
+    /// Model spec: `embedded:smollm2-135m`, `embedded:gemma3-270m`, `gguf:/path.gguf`,
+    /// `openai:<model>@<base-url>`, `scripted:<file.json>`.
+    #[arg(long, default_value = "embedded:smollm2-135m")]
+    pub model: String,
+    /// The message.
+    pub message: String,
+}
+
+/// `lifeharness serve`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  lifeharness serve --model embedded:smollm2-135m --listen 127.0.0.1:8080
+  curl -s 127.0.0.1:8080/v1/models")]
+pub struct ServeArgs {
+    /// Model spec.
+    #[arg(long, default_value = "embedded:smollm2-135m")]
+    pub model: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+}
+
 /// `lifeharness runs ...`.
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
@@ -194,5 +276,15 @@ pub enum HarnessCommand {
     Show {
         /// The file.
         file: PathBuf,
+    },
+    /// What changed between two harness files: settings, and rules by id.
+    Diff {
+        /// The old file.
+        old: PathBuf,
+        /// The new file.
+        new: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -1,7 +1,9 @@
 //! The `lifeharness` binary: parses arguments, sets up logging, dispatches.
 
+mod audit;
 mod cli;
 mod harness;
+mod models;
 mod registry;
 mod replay;
 mod run;
@@ -45,6 +47,10 @@ fn main() -> ExitCode {
             Command::Runs(command) => runs::runs(command),
             Command::Harness(command) => harness::harness(command),
             Command::Replay(args) => replay::replay(args).await,
+            Command::Audit(args) => audit::audit(args).await,
+            Command::Models(command) => models::models(command).await,
+            Command::Chat(args) => models::chat(args).await,
+            Command::Serve(args) => models::serve(args).await,
             Command::Envs => {
                 for (name, about) in registry::ENVIRONMENTS {
                     println!("{name:<16} {about}");

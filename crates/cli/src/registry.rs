@@ -10,7 +10,7 @@ use lifeharness_core::{ChatRequest, EnvironmentFactory, Model, ModelError, Model
 use lifeharness_env_agentbench::AgentBenchFactory;
 use lifeharness_env_tau2::{Tau2Factory, UserMode};
 use lifeharness_env_toy::ToyFactory;
-use lifeharness_models::ScriptedModel;
+use lifeharness_models::PullOptions;
 
 /// The environments this build knows, with a one-line description.
 pub const ENVIRONMENTS: &[(&str, &str)] = &[
@@ -49,25 +49,25 @@ pub struct EnvOptions {
 }
 
 /// The tau2 factory for a name and options.
-pub fn tau2(name: &str, options: &EnvOptions) -> Result<Tau2Factory> {
+pub async fn tau2(name: &str, options: &EnvOptions) -> Result<Tau2Factory> {
     let mode = match &options.user_model {
         Some(spec) => UserMode::Simulated {
-            model: model(spec)?,
+            model: model(spec).await?,
             seed: options.user_seed,
         },
         None => UserMode::Ticket,
     };
     let mut factory = Tau2Factory::by_name(name, mode)?;
     if let Some(spec) = &options.judge {
-        factory = factory.with_judge(model(spec)?);
+        factory = factory.with_judge(model(spec).await?);
     }
     Ok(factory)
 }
 
 /// The factory for an environment name.
-pub fn environment(name: &str, options: &EnvOptions) -> Result<Arc<dyn EnvironmentFactory>> {
+pub async fn environment(name: &str, options: &EnvOptions) -> Result<Arc<dyn EnvironmentFactory>> {
     match name {
-        "tau2-retail" | "tau2-airline" => Ok(Arc::new(tau2(name, options)?)),
+        "tau2-retail" | "tau2-airline" => Ok(Arc::new(tau2(name, options).await?)),
         "toy" => Ok(Arc::new(ToyFactory::default())),
         "agentbench-db" | "agentbench-os" => Ok(Arc::new(AgentBenchFactory::by_name(name)?)),
         other => {
@@ -80,16 +80,12 @@ pub fn environment(name: &str, options: &EnvOptions) -> Result<Arc<dyn Environme
     }
 }
 
-/// The model for a spec string.
-pub fn model(spec: &str) -> Result<Arc<dyn Model>> {
-    if let Some(path) = spec.strip_prefix("scripted:") {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read scripted model file '{path}'"))?;
-        let model = ScriptedModel::from_json(&text)
-            .map_err(|e| anyhow::anyhow!("scripted model file '{path}': {e}"))?;
-        return Ok(Arc::new(model));
-    }
-    bail!("unknown model spec '{spec}' (this build supports scripted:<file.json>)")
+/// The model for a spec string (an embedded model is fetched on first use, with a progress bar).
+pub async fn model(spec: &str) -> Result<Arc<dyn Model>> {
+    let model = lifeharness_models::load_model(spec, &PullOptions::default())
+        .await
+        .with_context(|| format!("model '{spec}'"))?;
+    Ok(model)
 }
 
 /// Waits before every model turn (a test aid for crash-recovery tests).

@@ -67,7 +67,7 @@ pub async fn replay(args: ReplayArgs) -> Result<()> {
                 judge: args.judge.clone(),
                 ..EnvOptions::default()
             };
-            let factory = registry::tau2(&args.env, &options)?;
+            let factory = registry::tau2(&args.env, &options).await?;
             let reports = match &args.actions_file {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)

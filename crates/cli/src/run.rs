@@ -109,7 +109,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 judge: args.judge.clone(),
                 user_seed: args.seed,
             };
-            let factory = registry::environment(&env, &env_options)?;
+            let factory = registry::environment(&env, &env_options).await?;
             let all = factory.tasks(&args.split)?;
             let tasks = select_tasks(all, &args.tasks, args.limit)?;
             let (harness_toml, harness_origin) = match &args.harness {
@@ -136,7 +136,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 env_options,
             };
             // Resolve the model before recording the run so a bad spec records nothing.
-            registry::model(&config.model)?;
+            registry::model(&config.model).await?;
             let run_id = new_run_id();
             let created = now()
                 .format(&time::format_description::well_known::Rfc3339)
@@ -149,8 +149,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
 }
 
 async fn play(store: &Store, run_id: &str, config: &RunConfig, json_out: bool) -> Result<()> {
-    let factory = registry::environment(&config.env, &config.env_options)?;
-    let mut model = registry::model(&config.model)?;
+    let factory = registry::environment(&config.env, &config.env_options).await?;
+    let mut model = registry::model(&config.model).await?;
     if config.model_delay_ms > 0 {
         model = Arc::new(Delayed {
             inner: model,

@@ -8,6 +8,7 @@
 //! depend on an async runtime.
 
 pub mod action;
+pub mod conformance;
 pub mod env;
 pub mod failure;
 pub mod hash;

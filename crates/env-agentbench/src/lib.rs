@@ -21,7 +21,7 @@ pub mod replay;
 
 pub use error::AgentBenchError;
 pub use factory::{AgentBenchFactory, Benchmark};
-pub use replay::{ReplayReport, replay_gold};
+pub use replay::{ReplayReport, db_gold_actions, replay_gold};
 
 /// How the agent is told to act: AgentBench's text protocol, its tools, or
 /// both (the default: text replies and tool calls are always accepted).

@@ -1,4 +1,5 @@
-//! Criterion benchmarks: tool call, episode set-up, database hash (retail and airline).
+//! Criterion benchmarks: tool call, episode set-up, database hash (fresh,
+//! after a write, from scratch), retail and airline.
 //!
 //! Run: `cargo bench -p lifeharness-env-tau2 --bench tau2`.
 
@@ -7,6 +8,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_main};
 use lifeharness_core::{Action, Environment, EnvironmentFactory, ToolCall};
 use lifeharness_env_tau2::bench::block_on;
+use lifeharness_env_tau2::task::{GoldAction, Tau2Task};
 use lifeharness_env_tau2::{Tau2Factory, UserMode};
 use serde_json::json;
 
@@ -46,7 +48,25 @@ fn benches(c: &mut Criterion) {
         c.bench_function(&format!("{name}/db_hash"), |b| {
             b.iter(|| black_box(env.db_hash()))
         });
+        // After the first task's gold writes: incremental and from scratch.
+        let data = factory.data();
+        let mut db = data.db.clone();
+        for action in task_actions(&data.tasks[0].0) {
+            let _ = db.call(&action.name, &action.arguments);
+        }
+        c.bench_function(&format!("{name}/db_hash_after_write"), |b| {
+            b.iter(|| black_box(data.db_hash(&db)))
+        });
+        c.bench_function(&format!("{name}/db_hash_scratch"), |b| {
+            b.iter(|| black_box(db.hash()))
+        });
     }
+}
+
+fn task_actions(task: &Tau2Task) -> impl Iterator<Item = &GoldAction> {
+    task.evaluation_criteria
+        .iter()
+        .flat_map(|c| c.actions.iter().flatten())
 }
 
 /// The benchmark group (kept private so its generated function needs no docs).

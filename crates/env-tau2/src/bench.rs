@@ -1,6 +1,7 @@
 //! Speed and memory figures the CLI can print next to the original's:
 //! median tool-call time, episode set-up time (create + reset), database
-//! hash time, and resident memory per concurrent episode.
+//! hash time (incremental after the gold actions and right after reset, and
+//! from scratch), and resident memory per concurrent episode.
 //!
 //! The original's figures on this kind of machine (tau2 1.0.1, Python 3.12):
 //! tool call 0.10 ms (retail) / 0.22 ms (airline), set-up 73 ms / 230 ms,
@@ -29,6 +30,11 @@ pub struct BenchFigures {
     pub setup_ms: f64,
     /// Median time of one database hash (after the gold actions).
     pub db_hash_ms: f64,
+    /// Median time of one database hash right after `reset`.
+    pub db_hash_fresh_ms: f64,
+    /// Median time of the same hash as `db_hash_ms` computed from scratch
+    /// (the whole dump, no reuse of the initial database's).
+    pub db_hash_scratch_ms: f64,
     /// Number of samples behind each median.
     pub samples: usize,
 }
@@ -62,6 +68,7 @@ pub fn measure(factory: &Tau2Factory, rounds: usize) -> BenchFigures {
     let factory = factory.with_mode(UserMode::Ticket);
     let tasks = factory.split_tasks("all").unwrap_or_default();
     let (mut calls, mut setups, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut fresh, mut scratch) = (Vec::new(), Vec::new());
     for _ in 0..rounds.max(1) {
         for task in &tasks {
             let Ok(parsed) = serde_json::from_value::<Tau2Task>(task.data.clone()) else {
@@ -78,6 +85,9 @@ pub fn measure(factory: &Tau2Factory, rounds: usize) -> BenchFigures {
             setups.push(ms(start));
             let mut concrete = factory.env();
             let _ = block_on(concrete.reset(task, 0));
+            let start = Instant::now();
+            let _ = concrete.db_hash();
+            fresh.push(ms(start));
             for action in actions.iter().filter(|a| matches!(a, Action::ToolCall(_))) {
                 let start = Instant::now();
                 let _ = block_on(concrete.step(action));
@@ -86,6 +96,22 @@ pub fn measure(factory: &Tau2Factory, rounds: usize) -> BenchFigures {
             let start = Instant::now();
             let _ = concrete.db_hash();
             hashes.push(ms(start));
+            let mut db = factory.data().db.clone();
+            if db
+                .apply_initial_state(parsed.initial_state.as_ref())
+                .is_ok()
+            {
+                for action in parsed
+                    .evaluation_criteria
+                    .iter()
+                    .flat_map(|c| c.actions.iter().flatten())
+                {
+                    let _ = db.call(&action.name, &action.arguments);
+                }
+                let start = Instant::now();
+                let _ = db.hash();
+                scratch.push(ms(start));
+            }
         }
     }
     BenchFigures {
@@ -93,6 +119,8 @@ pub fn measure(factory: &Tau2Factory, rounds: usize) -> BenchFigures {
         tool_call_ms: median(calls.clone()),
         setup_ms: median(setups),
         db_hash_ms: median(hashes),
+        db_hash_fresh_ms: median(fresh),
+        db_hash_scratch_ms: median(scratch),
         samples: calls.len(),
     }
 }

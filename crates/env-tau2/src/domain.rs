@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::Tau2Error;
 use crate::airline::model::FlightDb;
+use crate::hash_cache::HashCache;
 use crate::pyjson::{self, PyDump, PyWriter};
 use crate::retail::model::RetailDb;
 use crate::task::{InitialState, Tau2Task};
@@ -124,7 +125,8 @@ impl Db {
         }
     }
 
-    /// The original's `get_db_hash()`.
+    /// The original's `get_db_hash()`, computed from scratch (see
+    /// [`DomainData::db_hash`] for the incremental one).
     pub fn hash(&self) -> String {
         crate::db::db_hash(self)
     }
@@ -216,6 +218,9 @@ pub struct DomainData {
     pub db: Db,
     /// Its hash.
     pub initial_hash: String,
+    /// Its sorted dump and hash states, for hashing episodes' databases
+    /// incrementally ([`DomainData::db_hash`]).
+    pub hashes: HashCache,
     /// The tasks, in file order, with their raw JSON.
     pub tasks: Vec<(Tau2Task, Value)>,
     /// Split name -> task ids.
@@ -257,16 +262,25 @@ impl DomainData {
             .map(ToolSpec::from_openai)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad("tools.json", &e))?;
-        let initial_hash = db.hash();
+        let hashes = HashCache::build(&db);
+        let initial_hash = hashes.initial_hash().to_string();
         Ok(Arc::new(Self {
             domain,
             db,
             initial_hash,
+            hashes,
             tasks,
             splits,
             policy: files.policy.to_string(),
             tools,
         }))
+    }
+
+    /// The original's `get_db_hash()` of `db` (an episode's database),
+    /// equal to [`Db::hash`] but re-serialising only the records that
+    /// differ from the initial database's.
+    pub fn db_hash(&self, db: &Db) -> String {
+        self.hashes.hash(db)
     }
 
     /// A task by id.

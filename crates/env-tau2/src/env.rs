@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use lifeharness_core::{
-    Action, EnvError, Environment, Message, Model, Observation, ParsedArgs, Reward, StepOutcome,
-    Task, ToolSpec,
+    Action, EnvError, Environment, Message, Model, Observation, ParsedArgs, Reward, StateView,
+    StepOutcome, Task, ToolSpec,
 };
 use serde_json::Value;
 
@@ -38,6 +38,8 @@ struct Episode {
     turns: Vec<Turn>,
     simulator: Option<Simulator>,
     tool_errors: usize,
+    /// Successful calls of write tools (the `state_version`).
+    writes: u64,
     termination: Option<Termination>,
 }
 
@@ -54,7 +56,7 @@ impl Tau2Env {
 
     /// The current database hash (the original's `get_db_hash()`).
     pub fn db_hash(&self) -> Option<String> {
-        self.episode.as_ref().map(|e| e.db.hash())
+        self.episode.as_ref().map(|e| self.data.db_hash(&e.db))
     }
 
     /// Why the episode ended, if it did.
@@ -114,6 +116,7 @@ impl Environment for Tau2Env {
             turns: Vec::new(),
             simulator: None,
             tool_errors: 0,
+            writes: 0,
             termination: None,
         };
         let opening = match &self.mode {
@@ -150,6 +153,7 @@ impl Environment for Tau2Env {
 
     async fn step(&mut self, action: &Action) -> Result<StepOutcome, EnvError> {
         let ticket = matches!(self.mode, UserMode::Ticket);
+        let domain = self.data.domain;
         let ep = self.episode_mut()?;
         ended(ep)?;
         match action {
@@ -171,6 +175,8 @@ impl Environment for Tau2Env {
                 });
                 if result.is_error {
                     ep.tool_errors += 1;
+                } else if domain.is_write_tool(&call.name) {
+                    ep.writes += 1;
                 }
                 let too_many = ep.tool_errors >= MAX_TOOL_ERRORS;
                 // Ticket mode: nobody answers a transfer, so it ends the episode
@@ -260,5 +266,21 @@ impl Environment for Tau2Env {
 
     fn state_view(&self) -> Option<Value> {
         self.episode.as_ref().map(|e| e.db.to_value())
+    }
+
+    fn state(&self) -> Option<&dyn StateView> {
+        Some(self)
+    }
+
+    fn state_version(&self) -> Option<u64> {
+        self.episode.as_ref().map(|e| e.writes)
+    }
+}
+
+/// Looks up one record of the episode's database (see [`crate::state`]);
+/// nothing before `reset`.
+impl StateView for Tau2Env {
+    fn lookup(&self, path: &[&str]) -> Option<Value> {
+        self.episode.as_ref()?.db.lookup(path)
     }
 }

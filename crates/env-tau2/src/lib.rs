@@ -25,12 +25,14 @@ mod env;
 mod error;
 pub mod evaluator;
 mod factory;
+pub mod hash_cache;
 mod macros;
 pub mod prompts;
 pub mod py;
 pub mod pyjson;
 mod replay;
 pub mod retail;
+pub mod state;
 pub mod task;
 pub mod user;
 

@@ -59,7 +59,7 @@ fn bad_arguments_and_files_get_one_clear_error_line() {
         ),
         (
             vec!["run", "--env", "toy", "--model", "warp:9", "--out", db],
-            "unknown model spec 'warp:9'",
+            "bad model spec 'warp:9'",
         ),
         (
             vec![
@@ -71,7 +71,7 @@ fn bad_arguments_and_files_get_one_clear_error_line() {
                 "--out",
                 db,
             ],
-            "cannot read scripted model file",
+            "i/o error at /no/such.json",
         ),
         (
             vec![
@@ -393,4 +393,184 @@ fn replay_tau2_gold_and_action_files() {
     let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(report["observations"][0], "Error: User nobody not found");
     assert_eq!(report["db_match"], true);
+}
+
+#[test]
+fn audit_gold_blocks_no_reference_action_and_audits_trajectories() {
+    let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/toy-harness.toml");
+    let harness = harness.to_str().unwrap();
+    let out = run(&[
+        "audit",
+        "--harness",
+        harness,
+        "--gold",
+        "--env",
+        "toy",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(report["tasks"], 20);
+    assert!(report["summary"]["actions"].as_u64().unwrap() >= 40);
+    assert_eq!(report["summary"]["blocked"], 0, "{report}");
+
+    // A recorded run whose model loops on a missing key: audit says what would have happened.
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(
+        dir.path(),
+        LOOPING.replace("\\\"y\\\"", "\\\"x\\\"").as_str(),
+    );
+    let db = dir.path().join("a.db");
+    let model = format!("scripted:{}", script.display());
+    let ran = run(&[
+        "run",
+        "--env",
+        "toy",
+        "--limit",
+        "1",
+        "--model",
+        &model,
+        "--out",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&ran).trim()).unwrap();
+    let run_id = summary["run_id"].as_str().unwrap();
+    let jsonl = dir.path().join("t.jsonl");
+    run(&[
+        "runs",
+        "export",
+        run_id,
+        "-o",
+        jsonl.to_str().unwrap(),
+        "--out",
+        db.to_str().unwrap(),
+    ]);
+    let out = run(&[
+        "audit",
+        "--harness",
+        harness,
+        "--trajectories",
+        jsonl.to_str().unwrap(),
+        "--env",
+        "toy",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(report["summary"]["actions"], 3);
+    // submit before any successful get/set is blocked by the ordering rule
+    assert_eq!(
+        report["summary"]["blocked_by_rule"]["act-before-submit"], 1,
+        "{report}"
+    );
+    assert_eq!(report["summary"]["annotated"], 0);
+}
+
+#[test]
+fn a_harnessed_run_records_layer_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(
+        dir.path(),
+        r#"[
+  {"type": "call", "name": "set", "arguments": "{\"keys\": \"color\", \"value\": \"large\"}"},
+  {"type": "call", "name": "set", "arguments": "{\"key\": \"color\", \"value\": \"large\"}"},
+  {"type": "call", "name": "submit", "arguments": "{}"}
+]"#,
+    );
+    let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/toy-harness.toml");
+    let db = dir.path().join("h.db");
+    let model = format!("scripted:{}", script.display());
+    let out = run(&[
+        "run",
+        "--env",
+        "toy",
+        "--tasks",
+        "toy-0",
+        "--split",
+        "all",
+        "--model",
+        &model,
+        "--harness",
+        harness.to_str().unwrap(),
+        "--out",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(summary["successes"], 1, "{summary}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let blocked: String = conn
+        .query_row(
+            "SELECT rule_id FROM events WHERE verdict = 'block'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(blocked, "realization/schema");
+    let setup: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE verdict = 'setup'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(setup >= 4, "{setup}");
+}
+
+#[test]
+fn harness_diff_names_changed_rules_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/toy-harness.toml");
+    let text = std::fs::read_to_string(&old).unwrap();
+    let changed = text
+        .replace("pattern = \"^[a-z]+$\"", "pattern = \"^[a-z_]+$\"")
+        .replace("max_steps = 12", "max_steps = 20")
+        .replace(
+            "[[skills.skills]]\nid = \"copy\"",
+            "[[skills.skills]]\nid = \"copy2\"",
+        );
+    let new = dir.path().join("new.toml");
+    std::fs::write(&new, changed).unwrap();
+    let out = run(&[
+        "harness",
+        "diff",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let paths: Vec<String> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["change"].as_str().unwrap(),
+                c["path"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            "changed runtime.max_steps",
+            "changed contract.constraints[key-lowercase].pattern",
+            "removed skills.skills[copy]",
+            "added skills.skills[copy2]",
+        ],
+        "{report}"
+    );
+    assert_ne!(report["old"]["id"], report["new"]["id"]);
+    let same = run(&[
+        "harness",
+        "diff",
+        old.to_str().unwrap(),
+        old.to_str().unwrap(),
+    ]);
+    assert!(stdout(&same).contains("no changes"));
 }

@@ -146,3 +146,14 @@ async fn resets_are_deterministic() {
     assert_eq!(seen[0], seen[1]);
     assert!(!seen[0].1.contains("no such table"), "{}", seen[0].1);
 }
+
+#[tokio::test]
+async fn shared_conformance_suite_on_the_dev_set() {
+    let factory = lifeharness_env_agentbench::AgentBenchFactory::db().unwrap();
+    let report = lifeharness_core::conformance::run_conformance(&factory, "dev", |task| {
+        lifeharness_env_agentbench::db_gold_actions(&factory, &task.id).unwrap()
+    })
+    .await;
+    assert_eq!(report.tasks, 60);
+    assert!(report.passed(), "{:?}", report.failures);
+}

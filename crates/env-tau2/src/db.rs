@@ -1,35 +1,16 @@
-//! Shared database plumbing: copy-on-write tables, numbers that keep their
+//! Shared database plumbing: copy-on-write tables ([`Table`]), numbers that keep their
 //! Python type, and the database hash.
 
-use std::sync::Arc;
-
-use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer};
 
 use crate::pyjson::{PyDump, PyWriter};
 
-/// A table: id -> record, in file order, shared between episodes until written.
-pub type Table<T> = Arc<IndexMap<Arc<str>, Arc<T>>>;
+pub use crate::table::{Table, table};
 
-/// Reads a JSON object into a copy-on-write table.
-pub fn table<'de, D, T>(de: D) -> Result<Table<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    let raw: IndexMap<String, T> = IndexMap::deserialize(de)?;
-    Ok(Arc::new(
-        raw.into_iter()
-            .map(|(k, v)| (Arc::from(k.as_str()), Arc::new(v)))
-            .collect(),
-    ))
-}
-
-/// Mutable access to one record of a shared table, cloning the table's
-/// index and the record only when they are still shared.
+/// Mutable access to one record of a shared table, copying only what is
+/// still shared.
 pub fn record_mut<'a, T: Clone>(table: &'a mut Table<T>, key: &str) -> Option<&'a mut T> {
-    let map = Arc::make_mut(table);
-    map.get_mut(key).map(Arc::make_mut)
+    table.get_mut(key)
 }
 
 /// A number stored in a model field without validation, so it keeps the

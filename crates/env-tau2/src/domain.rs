@@ -131,6 +131,23 @@ impl Db {
         crate::db::db_hash(self)
     }
 
+    /// Computes the tool-result text of every record now, so read tools
+    /// on records no one wrote copy it (see [`crate::table::Table::dumps`]).
+    pub fn prime_dumps(&self) {
+        match self {
+            Self::Retail(db) => {
+                db.products.prime_dumps();
+                db.users.prime_dumps();
+                db.orders.prime_dumps();
+            }
+            Self::Airline(db) => {
+                db.flights.prime_dumps();
+                db.users.prime_dumps();
+                db.reservations.prime_dumps();
+            }
+        }
+    }
+
     /// The database as JSON (the `model_dump`), for read-only views.
     pub fn to_value(&self) -> Value {
         serde_json::from_str(&pyjson::dumps(self)).unwrap_or(Value::Null)
@@ -262,6 +279,7 @@ impl DomainData {
             .map(ToolSpec::from_openai)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad("tools.json", &e))?;
+        db.prime_dumps();
         let hashes = HashCache::build(&db);
         let initial_hash = hashes.initial_hash().to_string();
         Ok(Arc::new(Self {

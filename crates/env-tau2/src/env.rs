@@ -254,7 +254,7 @@ impl Environment for Tau2Env {
             .ok_or_else(|| EnvError::State("score before reset".to_string()))?;
         evaluator::evaluate(
             &ep.task,
-            &self.data.db,
+            &self.data,
             &ep.db,
             &ep.turns,
             ep.termination,

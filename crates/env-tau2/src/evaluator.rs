@@ -3,7 +3,8 @@
 //! (`DB`, `COMMUNICATE`, `ACTION`, `NL_ASSERTION`, `ENV_ASSERTION`).
 //!
 //! `DB` compares the final database hash with the hash after replaying the
-//! gold actions on a fresh database; `COMMUNICATE` looks for each
+//! gold actions on a fresh database (both hashed incrementally, see
+//! [`crate::hash_cache`]); `COMMUNICATE` looks for each
 //! `communicate_info` string in the agent's messages (lowercased, commas
 //! removed); `ACTION` matches gold actions against tool calls;
 //! `NL_ASSERTION` asks an LLM judge and is `None` when no judge is set.
@@ -11,7 +12,7 @@
 use lifeharness_core::{ChatRequest, Message, Model, Reward, RewardComponent};
 use serde_json::{Value, json};
 
-use crate::domain::Db;
+use crate::domain::{Db, DomainData};
 use crate::prompts;
 use crate::py;
 use crate::task::Tau2Task;
@@ -74,10 +75,11 @@ pub fn gold_db(task: &Tau2Task, initial: &Db) -> Result<Db, String> {
     Ok(db)
 }
 
-/// Scores an episode.
+/// Scores an episode; `data` is the domain (its initial database, and the
+/// incremental hash that gives the same value as [`Db::hash`]).
 pub async fn evaluate(
     task: &Tau2Task,
-    initial: &Db,
+    data: &DomainData,
     final_db: &Db,
     turns: &[Turn],
     termination: Option<Termination>,
@@ -111,9 +113,9 @@ pub async fn evaluate(
                         json!({"note": "No expected actions or env assertions"}),
                     )
                 } else {
-                    let gold = gold_db(task, initial)?;
-                    let gold_hash = gold.hash();
-                    let hash = final_db.hash();
+                    let gold = gold_db(task, &data.db)?;
+                    let gold_hash = data.db_hash(&gold);
+                    let hash = data.db_hash(final_db);
                     let matched = gold_hash == hash;
                     component(
                         "DB",
@@ -315,4 +317,23 @@ fn trajectory_text(turns: &[Turn]) -> String {
         }
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Domain;
+
+    /// The hashes the evaluator uses (incremental) are the from-scratch
+    /// ones, for every task's gold database.
+    #[test]
+    fn scoring_hashes_equal_from_scratch_hashes() {
+        for domain in [Domain::Retail, Domain::Airline] {
+            let data = DomainData::load(domain).unwrap();
+            for (task, _) in &data.tasks {
+                let gold = gold_db(task, &data.db).unwrap();
+                assert_eq!(data.db_hash(&gold), gold.hash(), "{domain:?} {}", task.id);
+            }
+        }
+    }
 }

@@ -218,7 +218,7 @@ impl<T: PyDump> TableCache<T> {
 
     /// Hands `splice` this table's changes against the initial one.
     fn splice(&self, current: &Table<T>, splice: &mut Splice<'_>) {
-        if Arc::ptr_eq(current, &self.initial) {
+        if current.same_as(&self.initial) {
             return;
         }
         match self.edits(current, splice.stream()) {
@@ -408,6 +408,7 @@ mod tests {
     use super::*;
     use crate::domain::{Domain, DomainData};
     use crate::pyjson;
+    use indexmap::IndexMap;
     use serde_json::{Value, json};
 
     fn reference() -> Value {
@@ -493,7 +494,7 @@ mod tests {
         // Appended keys that sort first, in the middle, last, and twice in one gap.
         let mut db = base.clone();
         for key in ["!first", "#W5", "#W50", "~last", "~~later"] {
-            Arc::make_mut(&mut db.orders).insert(Arc::from(key), first.clone());
+            db.orders.insert(Arc::from(key), first.clone());
         }
         let Tables::Retail { orders, users, .. } = &data.hashes.tables else {
             unreachable!()
@@ -510,16 +511,18 @@ mod tests {
         let (key, _) = base.orders.get_index(3).unwrap();
         let mut before = key.to_string();
         before.pop();
-        Arc::make_mut(&mut db.orders).insert(Arc::from(before.as_str()), first.clone());
+        db.orders.insert(Arc::from(before.as_str()), first.clone());
         crate::db::record_mut(&mut db.orders, key).unwrap().status = "changed".to_string();
         check(db);
         // Removed and re-ordered keys.
         let mut db = base.clone();
-        Arc::make_mut(&mut db.users).shift_remove_index(7);
+        db.users.rebuild(|m| {
+            m.shift_remove_index(7);
+        });
         assert!(users.edits(&db.users, data.hashes.initial_dump()).is_none());
         check(db);
         let mut db = base.clone();
-        Arc::make_mut(&mut db.products).swap_indices(0, 5);
+        db.products.rebuild(|m| m.swap_indices(0, 5));
         check(db);
         // Everything re-read (as `update_db` does), and records cloned but unchanged.
         let mut db = Db::Retail(base.clone());
@@ -532,12 +535,13 @@ mod tests {
         assert_eq!(data.db_hash(&db), data.initial_hash);
         // An emptied table, then one record put back.
         let mut db = base.clone();
-        Arc::make_mut(&mut db.products).clear();
+        db.products.rebuild(IndexMap::clear);
         check(db.clone());
         let empty = Db::Retail(db.clone());
         let empty_cache = HashCache::build(&empty);
-        Arc::make_mut(&mut db.products).insert(Arc::from("p1"), base.products[0].clone());
-        Arc::make_mut(&mut db.products).insert(Arc::from("p0"), base.products[1].clone());
+        let product = |i: usize| base.products.get_index(i).unwrap().1.clone();
+        db.products.insert(Arc::from("p1"), product(0));
+        db.products.insert(Arc::from("p0"), product(1));
         let db = Db::Retail(db);
         assert_eq!(empty_cache.hash(&db), db.hash());
         assert_eq!(empty_cache.hash(&empty), empty.hash());

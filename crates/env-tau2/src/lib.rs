@@ -33,6 +33,7 @@ pub mod pyjson;
 mod replay;
 pub mod retail;
 pub mod state;
+pub mod table;
 pub mod task;
 pub mod user;
 

@@ -16,11 +16,22 @@ use crate::pyjson::float_repr;
 /// errors (`https://errors.pydantic.dev/<version>/v/<type>`).
 pub const PYDANTIC_DOCS_VERSION: &str = "2.14";
 
+/// A method's qualified name (`RetailTools.get_order_details`), printed
+/// only when an error needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Qualname<'a>(pub &'a str, pub &'a str);
+
+impl std::fmt::Display for Qualname<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
 /// Binds keyword `args` to the required parameters `params` of the bound
 /// method `qualname` (e.g. `RetailTools.get_order_details`), returning the
 /// values in parameter order or Python's `TypeError` text.
 pub fn bind<'a, const N: usize>(
-    qualname: &str,
+    qualname: impl std::fmt::Display,
     params: [&str; N],
     args: &'a Value,
 ) -> Result<[&'a Value; N], String> {
@@ -37,7 +48,7 @@ pub fn bind<'a, const N: usize>(
 }
 
 fn bind_map<'a, const N: usize>(
-    qualname: &str,
+    qualname: impl std::fmt::Display,
     params: [&str; N],
     map: &'a Map<String, Value>,
 ) -> Result<[&'a Value; N], String> {
@@ -223,6 +234,20 @@ pub fn lower(value: &Value) -> Result<String, String> {
             "'{}' object has no attribute 'lower'",
             type_name(other)
         )),
+    }
+}
+
+/// `text.lower() == lowered` (with `lowered` already lowercase), without
+/// allocating when `text` is ASCII.
+pub fn lower_eq(text: &str, lowered: &str) -> bool {
+    if text.is_ascii() {
+        text.len() == lowered.len()
+            && text
+                .bytes()
+                .zip(lowered.bytes())
+                .all(|(a, b)| a.to_ascii_lowercase() == b)
+    } else {
+        text.to_lowercase() == lowered
     }
 }
 

@@ -68,7 +68,7 @@ impl PyWriter {
 
     /// A Python int.
     pub fn int(&mut self, value: i64) {
-        let _ = write!(self.out, "{value}");
+        push_int(&mut self.out, value);
     }
 
     /// A Python float, printed with `float.__repr__`.
@@ -83,20 +83,30 @@ impl PyWriter {
 
     /// Writes an object whose members are given in declaration order; with
     /// `sort_keys`, `sorted` gives the member indices in sorted key order.
+    /// The keys are field names (printable ASCII, nothing to escape).
     pub fn object(&mut self, fields: &[(&str, &dyn PyDump)], sorted: &[usize]) {
         self.out.push('{');
         if self.sort_keys {
             for (n, &i) in sorted.iter().enumerate() {
                 if let Some((key, value)) = fields.get(i) {
-                    self.member(n, key, *value);
+                    self.field(n, key, *value);
                 }
             }
         } else {
             for (n, (key, value)) in fields.iter().enumerate() {
-                self.member(n, key, *value);
+                self.field(n, key, *value);
             }
         }
         self.out.push('}');
+    }
+
+    /// A member whose key needs no escaping.
+    fn field(&mut self, n: usize, key: &str, value: &dyn PyDump) {
+        debug_assert!(key.bytes().all(|b| !ESCAPE[usize::from(b)]), "{key}");
+        self.out.push_str(if n > 0 { ", \"" } else { "\"" });
+        self.out.push_str(key);
+        self.out.push_str("\": ");
+        value.dump(self);
     }
 
     fn member(&mut self, n: usize, key: &str, value: &dyn PyDump) {
@@ -110,16 +120,22 @@ impl PyWriter {
 
     /// Writes a dict with string keys, in insertion order or sorted.
     pub fn map<K: AsRef<str>, V: PyDump>(&mut self, map: &IndexMap<K, V>) {
+        self.entries(map.iter().map(|(k, v)| (k.as_ref(), v)));
+    }
+
+    /// Writes a dict given as (key, value) pairs in insertion order, sorted
+    /// by key with `sort_keys`.
+    pub fn entries<'a, V: PyDump + 'a>(&mut self, entries: impl Iterator<Item = (&'a str, V)>) {
         self.out.push('{');
         if self.sort_keys {
-            let mut entries: Vec<(&str, &V)> = map.iter().map(|(k, v)| (k.as_ref(), v)).collect();
+            let mut entries: Vec<(&str, V)> = entries.collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            for (n, (key, value)) in entries.into_iter().enumerate() {
+            for (n, (key, value)) in entries.iter().enumerate() {
                 self.member(n, key, value);
             }
         } else {
-            for (n, (key, value)) in map.iter().enumerate() {
-                self.member(n, key.as_ref(), value);
+            for (n, (key, value)) in entries.enumerate() {
+                self.member(n, key, &value);
             }
         }
         self.out.push('}');
@@ -225,17 +241,7 @@ impl PyDump for Value {
             }
             Value::String(s) => w.str(s),
             Value::Array(items) => w.list(items),
-            Value::Object(map) => {
-                w.out.push('{');
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                if w.sort_keys {
-                    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                }
-                for (n, (key, value)) in entries.into_iter().enumerate() {
-                    w.member(n, key, value);
-                }
-                w.out.push('}');
-            }
+            Value::Object(map) => w.entries(map.iter().map(|(k, v)| (k.as_str(), v))),
         }
     }
 }
@@ -254,17 +260,64 @@ pub fn dumps_sorted<T: PyDump + ?Sized>(value: &T) -> String {
     w.finish()
 }
 
+/// Bytes that `json.dumps` (ensure_ascii) does not copy as they are:
+/// control characters, `"`, `\\`, DEL and every byte of a non-ASCII character.
+const ESCAPE: [bool; 256] = {
+    let mut table = [true; 256];
+    let mut b = b' ';
+    while b <= b'~' {
+        table[b as usize] = b == b'"' || b == b'\\';
+        b += 1;
+    }
+    table
+};
+
+/// Whether any of the 8 bytes of `word` is in [`ESCAPE`] (each test is
+/// the classic exact "has a byte less than / equal to" bit trick).
+fn word_needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let quote = has_zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero(word ^ (ONES * u64::from(b'\\')));
+    let del = has_zero(word ^ (ONES * 0x7f));
+    (control | quote | backslash | del | (word & HIGH)) != 0
+}
+
+/// The position of the first byte at or after `from` that needs escaping
+/// (`bytes.len()` if none).
+fn next_escape(bytes: &[u8], mut from: usize) -> usize {
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if word_needs_escape(u64::from_le_bytes(word)) {
+            break;
+        }
+        from += 8;
+    }
+    while let Some(&b) = bytes.get(from) {
+        if ESCAPE[usize::from(b)] {
+            return from;
+        }
+        from += 1;
+    }
+    bytes.len()
+}
+
 /// Appends `s` as a JSON string the way Python's `json.dumps` (ensure_ascii) does.
 pub fn push_str_escaped(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let simple = (' '..='~').contains(&c) && c != '"' && c != '\\';
-        if simple {
-            continue;
-        }
-        out.push_str(&s[start..i]);
-        start = i + c.len_utf8();
+    loop {
+        let at = next_escape(bytes, start);
+        out.push_str(&s[start..at]);
+        let Some(c) = s[at..].chars().next() else {
+            break;
+        };
+        start = at + c.len_utf8();
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -281,8 +334,42 @@ pub fn push_str_escaped(out: &mut String, s: &str) {
             }
         }
     }
-    out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// Appends the decimal digits of `value`.
+pub fn push_int(out: &mut String, value: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut n = value.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
+}
+
+/// A small stack buffer for `write!`.
+struct StackText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// Python's `repr(float)`: the shortest digits that round-trip, in
@@ -306,20 +393,34 @@ pub fn push_float_repr(out: &mut String, value: f64) {
         });
         return;
     }
-    // Rust's `{:e}` gives the shortest round-trip digits: "d.ddde<exp>".
-    let sci = format!("{value:e}");
-    let (mantissa, exp) = match sci.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-        None => (sci.as_str(), 0),
+    if push_cents(out, value) {
+        return;
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: "-d.ddde<exp>".
+    let mut sci = StackText {
+        buf: [0; 48],
+        len: 0,
     };
-    let (negative, mantissa) = match mantissa.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let _ = write!(sci, "{:e}", value.abs());
+    let sci = sci.buf.get(..sci.len).unwrap_or_default();
+    let e = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
+    let exp: i32 = std::str::from_utf8(sci.get(e + 1..).unwrap_or_default())
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    // The mantissa's digits without the point (at most 17).
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    for &b in sci.get(..e).unwrap_or_default() {
+        if b.is_ascii_digit() && n < digits.len() {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    let digits = std::str::from_utf8(&digits[..n]).unwrap_or_default();
     // Python: decpt = exp + 1; scientific when decpt <= -4 or decpt > 16.
     let decpt = exp + 1;
-    if negative {
+    if value < 0.0 {
         out.push('-');
     }
     if decpt <= -4 || decpt > 16 {
@@ -329,18 +430,21 @@ pub fn push_float_repr(out: &mut String, value: f64) {
             out.push('.');
             out.push_str(rest);
         }
-        let sign = if exp < 0 { '-' } else { '+' };
-        let _ = write!(out, "e{sign}{:02}", exp.abs());
+        out.push_str(if exp < 0 { "e-" } else { "e+" });
+        if exp.abs() < 10 {
+            out.push('0');
+        }
+        push_int(out, i64::from(exp.abs()));
     } else if decpt <= 0 {
         out.push_str("0.");
         for _ in 0..(-decpt) {
             out.push('0');
         }
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
         let decpt = decpt as usize;
         if digits.len() <= decpt {
-            out.push_str(&digits);
+            out.push_str(digits);
             for _ in digits.len()..decpt {
                 out.push('0');
             }
@@ -351,6 +455,40 @@ pub fn push_float_repr(out: &mut String, value: f64) {
             out.push_str(&digits[decpt..]);
         }
     }
+}
+
+/// The common case of prices and balances: a value that is exactly the
+/// double nearest to a decimal with at most two places. Below 2^43 two
+/// such decimals are further apart than the doubles near them, so that
+/// decimal (trailing zeros dropped, at least one place kept) is the
+/// shortest text that reads back as `value`: what `repr` prints. `false`
+/// (nothing written) for any other value.
+fn push_cents(out: &mut String, value: f64) -> bool {
+    const LIMIT: f64 = (1u64 << 43) as f64;
+    let magnitude = value.abs();
+    if !(0.01..LIMIT).contains(&magnitude) {
+        return false;
+    }
+    let cents = (magnitude * 100.0).round();
+    if cents / 100.0 != magnitude {
+        return false;
+    }
+    let cents = cents as i64;
+    if value < 0.0 {
+        out.push('-');
+    }
+    push_int(out, cents / 100);
+    let fraction = cents % 100;
+    out.push('.');
+    if fraction == 0 {
+        out.push('0');
+    } else {
+        out.push(char::from(b'0' + (fraction / 10) as u8));
+        if fraction % 10 != 0 {
+            out.push(char::from(b'0' + (fraction % 10) as u8));
+        }
+    }
+    true
 }
 
 /// Python's `repr(float)` as a string.
@@ -400,8 +538,83 @@ mod tests {
         }
     }
 
+    /// The two-decimal shortcut prints what the general path prints.
+    #[test]
+    fn cents_shortcut_agrees_with_shortest_digits() {
+        let mut values: Vec<f64> = vec![0.01, 0.1, 0.5, 1.0, 2224.04, 99.99, 1e12 + 0.25];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let cents = (seed % 10_000_000_000) as f64;
+            values.push(cents / 100.0);
+            values.push(cents / 10.0);
+            values.push(-(cents / 100.0));
+            values.push(f64::from_bits(seed >> 2));
+            values.push((seed % 100_000) as f64 / 1000.0);
+        }
+        for value in values {
+            let mut fast = String::new();
+            if push_cents(&mut fast, value) {
+                let mut general = String::new();
+                // The general path, without the shortcut.
+                general_repr(&mut general, value);
+                assert_eq!(fast, general, "{value:e}");
+            }
+        }
+    }
+
+    /// `push_float_repr` with the shortcut bypassed.
+    fn general_repr(out: &mut String, value: f64) {
+        let text = format!("{value:e}");
+        let (mantissa, exp) = text.split_once('e').unwrap();
+        let exp: i32 = exp.parse().unwrap();
+        let negative = mantissa.starts_with('-');
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        let decpt = exp + 1;
+        assert!((-3..=16).contains(&decpt), "{value:e}");
+        if negative {
+            out.push('-');
+        }
+        if decpt <= 0 {
+            out.push_str("0.");
+            out.push_str(&"0".repeat((-decpt) as usize));
+            out.push_str(&digits);
+        } else if digits.len() <= decpt as usize {
+            out.push_str(&digits);
+            out.push_str(&"0".repeat(decpt as usize - digits.len()));
+            out.push_str(".0");
+        } else {
+            out.push_str(&digits[..decpt as usize]);
+            out.push('.');
+            out.push_str(&digits[decpt as usize..]);
+        }
+    }
+
     #[test]
     fn strings_are_escaped_like_python() {
+        for text in [
+            "plain ascii text that is longer than a word",
+            "12345678\"",
+            "1234567\u{7f}",
+            "abcdefgh\u{1f}ijklmnop",
+            "abcdefghé",
+            "",
+        ] {
+            let mut fast = String::new();
+            push_str_escaped(&mut fast, text);
+            let mut slow = String::from("\"");
+            for c in text.chars() {
+                match c {
+                    '"' => slow.push_str("\\\""),
+                    ' '..='~' => slow.push(c),
+                    _ => slow.push_str(&format!("\\u{:04x}", u32::from(c))),
+                }
+            }
+            slow.push('"');
+            assert_eq!(fast, slow);
+        }
         let mut out = String::new();
         push_str_escaped(&mut out, "a\"b\\c\nd\u{7f}é😀\u{1}");
         assert_eq!(out, r#""a\"b\\c\nd\u007f\u00e9\ud83d\ude00\u0001""#);

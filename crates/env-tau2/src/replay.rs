@@ -149,12 +149,13 @@ impl Tau2Factory {
         }
         let reward = env.score().await?;
         let db_hash = env.db_hash().unwrap_or_default();
-        let gold = crate::evaluator::gold_db(&parsed, &self.data().db)
-            .map_err(|message| Tau2Error::BadTask {
+        let gold = crate::evaluator::gold_db(&parsed, &self.data().db).map_err(|message| {
+            Tau2Error::BadTask {
                 task_id: task.id.clone(),
                 message,
-            })?
-            .hash();
+            }
+        })?;
+        let gold = self.data().db_hash(&gold);
         Ok(ReplayReport {
             environment: self.domain().env_name().to_string(),
             task_id: task.id.clone(),

@@ -19,6 +19,7 @@ use crate::airline::model::FlightDb;
 use crate::domain::{Db, Domain};
 use crate::pyjson::{self, PyDump};
 use crate::retail::model::RetailDb;
+use crate::table::Table;
 
 /// The retail tools that write the database (`ToolType.WRITE` in the original).
 pub const RETAIL_WRITE_TOOLS: [&str; 7] = [
@@ -83,6 +84,11 @@ where
     follow(dump(table.get(id)?)?, rest)
 }
 
+/// `record` at `id` of a database table, then `rest` inside it.
+fn in_db_table<T: PyDump>(table: &Table<T>, id: &str, rest: &[&str]) -> Option<Value> {
+    follow(serde_json::from_str(&table.dumps(id)?).ok()?, rest)
+}
+
 /// The slow path for a table or the whole database.
 fn whole(db: &Db, path: &[&str]) -> Option<Value> {
     JsonState(db.to_value()).lookup(path)
@@ -91,12 +97,12 @@ fn whole(db: &Db, path: &[&str]) -> Option<Value> {
 fn retail(db: &RetailDb, path: &[&str]) -> Option<Value> {
     match path {
         ["products", id, "variants", item, rest @ ..] => {
-            let product = db.products.get(*id)?;
+            let product = db.products.get(id)?;
             in_table(&product.variants, item, rest)
         }
-        ["products", id, rest @ ..] => in_table(&*db.products, id, rest),
-        ["users", id, rest @ ..] => in_table(&*db.users, id, rest),
-        ["orders", id, rest @ ..] => in_table(&*db.orders, id, rest),
+        ["products", id, rest @ ..] => in_db_table(&db.products, id, rest),
+        ["users", id, rest @ ..] => in_db_table(&db.users, id, rest),
+        ["orders", id, rest @ ..] => in_db_table(&db.orders, id, rest),
         _ => None,
     }
 }
@@ -104,12 +110,12 @@ fn retail(db: &RetailDb, path: &[&str]) -> Option<Value> {
 fn airline(db: &FlightDb, path: &[&str]) -> Option<Value> {
     match path {
         ["flights", number, "dates", date, rest @ ..] => {
-            let flight = db.flights.get(*number)?;
-            in_table(&flight.dates, date, rest)
+            let flight = db.flights.get(number)?;
+            in_db_table(&flight.dates, date, rest)
         }
-        ["flights", number, rest @ ..] => in_table(&*db.flights, number, rest),
-        ["users", id, rest @ ..] => in_table(&*db.users, id, rest),
-        ["reservations", id, rest @ ..] => in_table(&*db.reservations, id, rest),
+        ["flights", number, rest @ ..] => in_db_table(&db.flights, number, rest),
+        ["users", id, rest @ ..] => in_db_table(&db.users, id, rest),
+        ["reservations", id, rest @ ..] => in_db_table(&db.reservations, id, rest),
         _ => None,
     }
 }

@@ -2,6 +2,7 @@
 
 mod args;
 pub mod model;
+mod search;
 mod tools;
 
 pub use tools::NOW;

@@ -273,8 +273,10 @@ py_model! {
         pub scheduled_departure_time_est: String,
         /// Scheduled arrival (HH:MM:SS, may end in `+1`).
         pub scheduled_arrival_time_est: String,
-        /// Date -> status.
-        pub dates: IndexMap<String, FlightDateStatus>,
+        /// Date -> status (copy-on-write, so booking a seat on one date
+        /// copies that date's status, not the whole schedule).
+        #[serde(deserialize_with = "crate::db::table")]
+        pub dates: Table<FlightDateStatus>,
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::args::{flight_infos, passenger_list, payment_list};
 use super::model::{
-    AirportCode, DirectFlight, FlightDateStatus, FlightDb, Payment, PaymentMethod, Reservation,
+    AirportCode, FlightDateStatus, FlightDb, Payment, PaymentMethod, Reservation,
     ReservationFlight, User,
 };
 use crate::db::record_mut;
@@ -48,10 +48,10 @@ impl FlightDb {
     /// Runs tool `name`; `None` when no such tool exists, else the result
     /// text or the exception text.
     pub fn call(&mut self, name: &str, args: &Value) -> Option<Out> {
-        let q = format!("AirlineTools.{name}");
+        let q = py::Qualname("AirlineTools", name);
         Some(match name {
             "book_reservation" => py::bind(
-                &q,
+                q,
                 [
                     "user_id",
                     "origin",
@@ -68,19 +68,28 @@ impl FlightDb {
                 args,
             )
             .and_then(|a| self.book_reservation(a)),
-            "calculate" => py::bind(&q, ["expression"], args).and_then(|[e]| match e {
+            "calculate" => py::bind(q, ["expression"], args).and_then(|[e]| match e {
                 Value::String(s) => crate::calc::calculate(s),
                 other => Err(format!("'{}' object is not iterable", py::type_name(other))),
             }),
             "cancel_reservation" => {
-                py::bind(&q, ["reservation_id"], args).and_then(|[r]| self.cancel_reservation(r))
+                py::bind(q, ["reservation_id"], args).and_then(|[r]| self.cancel_reservation(r))
             }
-            "get_reservation_details" => py::bind(&q, ["reservation_id"], args)
-                .and_then(|[r]| self.reservation(r).map(pyjson::dumps)),
+            "get_reservation_details" => py::bind(q, ["reservation_id"], args).and_then(|[r]| {
+                match Value::as_str(r).and_then(|k| self.reservations.dumps(k)) {
+                    Some(text) => Ok(text),
+                    None => self.reservation(r).map(pyjson::dumps),
+                }
+            }),
             "get_user_details" => {
-                py::bind(&q, ["user_id"], args).and_then(|[u]| self.user(u).map(pyjson::dumps))
+                py::bind(q, ["user_id"], args).and_then(|[u]| {
+                    match Value::as_str(u).and_then(|k| self.users.dumps(k)) {
+                        Some(text) => Ok(text),
+                        None => self.user(u).map(pyjson::dumps),
+                    }
+                })
             }
-            "list_all_airports" => py::bind(&q, [], args).map(|[]| {
+            "list_all_airports" => py::bind(q, [], args).map(|[]| {
                 let list: Vec<AirportCode> = AIRPORTS
                     .iter()
                     .map(|(iata, city)| AirportCode {
@@ -90,20 +99,17 @@ impl FlightDb {
                     .collect();
                 pyjson::dumps(&list)
             }),
-            "search_direct_flight" => py::bind(&q, ["origin", "destination", "date"], args)
-                .and_then(|[o, d, date]| {
-                    self.search(date, o, d, None)
-                        .map(|list| pyjson::dumps(&list))
-                }),
-            "search_onestop_flight" => py::bind(&q, ["origin", "destination", "date"], args)
+            "search_direct_flight" => py::bind(q, ["origin", "destination", "date"], args)
+                .and_then(|[o, d, date]| self.search_direct(o, d, date)),
+            "search_onestop_flight" => py::bind(q, ["origin", "destination", "date"], args)
                 .and_then(|[o, d, date]| self.search_onestop(o, d, date)),
-            "send_certificate" => py::bind(&q, ["user_id", "amount"], args)
+            "send_certificate" => py::bind(q, ["user_id", "amount"], args)
                 .and_then(|[u, amount]| self.send_certificate(u, amount)),
             "transfer_to_human_agents" => {
-                py::bind(&q, ["summary"], args).map(|_| "Transfer successful".to_string())
+                py::bind(q, ["summary"], args).map(|_| "Transfer successful".to_string())
             }
             "update_reservation_baggages" => py::bind(
-                &q,
+                q,
                 [
                     "reservation_id",
                     "total_baggages",
@@ -114,14 +120,14 @@ impl FlightDb {
             )
             .and_then(|[r, t, n, p]| self.update_baggages(r, t, n, p)),
             "update_reservation_flights" => py::bind(
-                &q,
+                q,
                 ["reservation_id", "cabin", "flights", "payment_id"],
                 args,
             )
             .and_then(|[r, c, f, p]| self.update_flights(r, c, f, p)),
-            "update_reservation_passengers" => py::bind(&q, ["reservation_id", "passengers"], args)
+            "update_reservation_passengers" => py::bind(q, ["reservation_id", "passengers"], args)
                 .and_then(|[r, p]| self.update_passengers(r, p)),
-            "get_flight_status" => py::bind(&q, ["flight_number", "date"], args)
+            "get_flight_status" => py::bind(q, ["flight_number", "date"], args)
                 .and_then(|[f, d]| self.flight_instance(f, d).map(|s| s.status().to_string())),
             _ => return None,
         })
@@ -147,6 +153,7 @@ impl FlightDb {
             .ok_or_else(|| format!("Flight {} not found", py::py_str(number)))?;
         py::key(date)?
             .and_then(|d| flight.dates.get(d))
+            .map(|status| &**status)
             .ok_or_else(|| {
                 format!(
                     "Flight {} not found on date {}",
@@ -154,83 +161,6 @@ impl FlightDb {
                     py::py_str(date)
                 )
             })
-    }
-
-    /// `_search_direct_flight`: `None` (JSON null) matches any origin or destination.
-    fn search(
-        &self,
-        date: &Value,
-        origin: &Value,
-        destination: &Value,
-        leave_after: Option<&str>,
-    ) -> Result<Vec<DirectFlight>, String> {
-        let date_key = py::key(date)?;
-        let matches = |wanted: &Value, have: &str| match wanted {
-            Value::Null => true,
-            Value::String(s) => s == have,
-            _ => false,
-        };
-        let mut out = Vec::new();
-        for flight in self.flights.values() {
-            if !(matches(origin, &flight.origin) && matches(destination, &flight.destination)) {
-                continue;
-            }
-            let Some(FlightDateStatus::Available {
-                available_seats,
-                prices,
-            }) = date_key.and_then(|d| flight.dates.get(d))
-            else {
-                continue;
-            };
-            if leave_after.is_some_and(|after| flight.scheduled_departure_time_est.as_str() < after)
-            {
-                continue;
-            }
-            out.push(DirectFlight {
-                flight_number: flight.flight_number.clone(),
-                origin: flight.origin.clone(),
-                destination: flight.destination.clone(),
-                status: "available".to_string(),
-                scheduled_departure_time_est: flight.scheduled_departure_time_est.clone(),
-                scheduled_arrival_time_est: flight.scheduled_arrival_time_est.clone(),
-                date: None,
-                available_seats: available_seats.clone(),
-                prices: prices.clone(),
-            });
-        }
-        Ok(out)
-    }
-
-    fn search_onestop(&self, origin: &Value, destination: &Value, date: &Value) -> Out {
-        let mut pairs: Vec<Vec<DirectFlight>> = Vec::new();
-        for mut first in self.search(date, origin, &Value::Null, None)? {
-            first.date = Some(py::py_str(date));
-            let date2 = if first.scheduled_arrival_time_est.contains("+1") {
-                let text = py::py_str(date);
-                let chars: Vec<char> = text.chars().collect();
-                let tail: String = chars[chars.len().saturating_sub(2)..].iter().collect();
-                let day: i64 = tail.trim().parse().map_err(|_| {
-                    format!(
-                        "invalid literal for int() with base 10: {}",
-                        py::str_repr(&tail)
-                    )
-                })?;
-                Value::String(format!("2024-05-{}", day + 1))
-            } else {
-                date.clone()
-            };
-            let seconds = self.search(
-                &date2,
-                &Value::String(first.destination.clone()),
-                destination,
-                Some(&first.scheduled_arrival_time_est),
-            )?;
-            for mut second in seconds {
-                second.date = Some(py::py_str(&date2));
-                pairs.push(vec![first.clone(), second]);
-            }
-        }
-        Ok(pyjson::dumps(&pairs))
     }
 
     fn book_reservation(&mut self, a: [&Value; 11]) -> Out {
@@ -254,7 +184,7 @@ impl FlightDb {
         let user_id = user.user_id.clone();
         let reservation_id = NEW_RESERVATION_IDS
             .iter()
-            .find(|id| !self.reservations.contains_key(**id))
+            .find(|id| !self.reservations.contains_key(id))
             .ok_or("Too many reservations")?
             .to_string();
         let mut errors = Vec::new();
@@ -384,7 +314,7 @@ impl FlightDb {
             }
         }
         let out = pyjson::dumps(&reservation);
-        std::sync::Arc::make_mut(&mut self.reservations).insert(
+        self.reservations.insert(
             reservation_id.as_str().into(),
             std::sync::Arc::new(reservation),
         );

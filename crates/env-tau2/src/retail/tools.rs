@@ -16,9 +16,9 @@ impl RetailDb {
     /// Runs tool `name`; `None` when no such tool exists, else the result
     /// text or the exception text.
     pub fn call(&mut self, name: &str, args: &Value) -> Option<Out> {
-        let q = |tool: &str| format!("{Q}.{tool}");
+        let q = |tool| py::Qualname(Q, tool);
         Some(match name {
-            "calculate" => py::bind(&q(name), ["expression"], args).and_then(|[e]| match e {
+            "calculate" => py::bind(q(name), ["expression"], args).and_then(|[e]| match e {
                 Value::String(s) => crate::calc::calculate(s),
                 other => Err(match other {
                     Value::Array(_) | Value::Object(_) => {
@@ -27,47 +27,53 @@ impl RetailDb {
                     _ => format!("'{}' object is not iterable", py::type_name(other)),
                 }),
             }),
-            "cancel_pending_order" => py::bind(&q(name), ["order_id", "reason"], args)
+            "cancel_pending_order" => py::bind(q(name), ["order_id", "reason"], args)
                 .and_then(|[o, r]| self.cancel_pending_order(o, r)),
             "exchange_delivered_order_items" => py::bind(
-                &q(name),
+                q(name),
                 ["order_id", "item_ids", "new_item_ids", "payment_method_id"],
                 args,
             )
             .and_then(|[o, i, n, p]| self.exchange_delivered_order_items(o, i, n, p)),
             "find_user_id_by_name_zip" => {
-                py::bind(&q(name), ["first_name", "last_name", "zip"], args)
+                py::bind(q(name), ["first_name", "last_name", "zip"], args)
                     .and_then(|[f, l, z]| self.find_user_id_by_name_zip(f, l, z))
             }
-            "find_user_id_by_email" => py::bind(&q(name), ["email"], args).and_then(|[e]| {
+            "find_user_id_by_email" => py::bind(q(name), ["email"], args).and_then(|[e]| {
+                // `email.lower()` runs (and may raise) only when there is a user.
+                if self.users.is_empty() {
+                    return Err("User not found".to_string());
+                }
                 let wanted = py::lower(e)?;
                 self.users
                     .iter()
-                    .find(|(_, u)| u.email.to_lowercase() == wanted)
+                    .find(|(_, u)| py::lower_eq(&u.email, &wanted))
                     .map(|(id, _)| id.to_string())
                     .ok_or_else(|| "User not found".to_string())
             }),
-            "get_order_details" => py::bind(&q(name), ["order_id"], args)
-                .and_then(|[o]| self.order(o).map(pyjson::dumps)),
-            "get_product_details" => py::bind(&q(name), ["product_id"], args).and_then(|[p]| {
+            "get_order_details" => py::bind(q(name), ["order_id"], args).and_then(|[o]| {
+                match Value::as_str(o).and_then(|k| self.orders.dumps(k)) {
+                    Some(text) => Ok(text),
+                    None => self.order(o).map(pyjson::dumps),
+                }
+            }),
+            "get_product_details" => py::bind(q(name), ["product_id"], args).and_then(|[p]| {
                 let id = py::key(p)?;
-                id.and_then(|id| self.products.get(id))
-                    .map(pyjson::dumps)
+                id.and_then(|id| self.products.dumps(id))
                     .ok_or_else(|| "Product not found".to_string())
             }),
-            "get_item_details" => py::bind(&q(name), ["item_id"], args).and_then(|[i]| {
+            "get_item_details" => py::bind(q(name), ["item_id"], args).and_then(|[i]| {
                 let id = py::key(i)?;
                 id.and_then(|id| self.products.values().find_map(|p| p.variants.get(id)))
                     .map(pyjson::dumps)
                     .ok_or_else(|| "Item not found".to_string())
             }),
-            "get_user_details" => py::bind(&q(name), ["user_id"], args).and_then(|[u]| {
+            "get_user_details" => py::bind(q(name), ["user_id"], args).and_then(|[u]| {
                 let id = py::key(u)?;
-                id.and_then(|id| self.users.get(id))
-                    .map(pyjson::dumps)
+                id.and_then(|id| self.users.dumps(id))
                     .ok_or_else(|| "User not found".to_string())
             }),
-            "list_all_product_types" => py::bind(&q(name), [], args).map(|[]| {
+            "list_all_product_types" => py::bind(q(name), [], args).map(|[]| {
                 let mut names: indexmap::IndexMap<&str, Value> = indexmap::IndexMap::new();
                 for p in self.products.values() {
                     names.insert(&p.name, Value::String(p.product_id.clone()));
@@ -78,7 +84,7 @@ impl RetailDb {
                 pyjson::dumps_sorted(&Value::Object(object))
             }),
             "modify_pending_order_address" => py::bind(
-                &q(name),
+                q(name),
                 [
                     "order_id", "address1", "address2", "city", "state", "country", "zip",
                 ],
@@ -96,17 +102,17 @@ impl RetailDb {
                 Ok(pyjson::dumps(order))
             }),
             "modify_pending_order_items" => py::bind(
-                &q(name),
+                q(name),
                 ["order_id", "item_ids", "new_item_ids", "payment_method_id"],
                 args,
             )
             .and_then(|[o, i, n, p]| self.modify_pending_order_items(o, i, n, p)),
             "modify_pending_order_payment" => {
-                py::bind(&q(name), ["order_id", "payment_method_id"], args)
+                py::bind(q(name), ["order_id", "payment_method_id"], args)
                     .and_then(|[o, p]| self.modify_pending_order_payment(o, p))
             }
             "modify_user_address" => py::bind(
-                &q(name),
+                q(name),
                 [
                     "user_id", "address1", "address2", "city", "state", "country", "zip",
                 ],
@@ -114,7 +120,7 @@ impl RetailDb {
             )
             .and_then(|[u, a1, a2, c, s, co, z]| {
                 let id = py::key(u)?
-                    .filter(|id| self.users.contains_key(*id))
+                    .filter(|id| self.users.contains_key(id))
                     .ok_or_else(|| "User not found".to_string())?
                     .to_string();
                 let address = user_address([a1, a2, c, s, co, z])?;
@@ -122,14 +128,12 @@ impl RetailDb {
                 user.address = address;
                 Ok(pyjson::dumps(user))
             }),
-            "return_delivered_order_items" => py::bind(
-                &q(name),
-                ["order_id", "item_ids", "payment_method_id"],
-                args,
-            )
-            .and_then(|[o, i, p]| self.return_delivered_order_items(o, i, p)),
+            "return_delivered_order_items" => {
+                py::bind(q(name), ["order_id", "item_ids", "payment_method_id"], args)
+                    .and_then(|[o, i, p]| self.return_delivered_order_items(o, i, p))
+            }
             "transfer_to_human_agents" => {
-                py::bind(&q(name), ["summary"], args).map(|_| "Transfer successful".to_string())
+                py::bind(q(name), ["summary"], args).map(|_| "Transfer successful".to_string())
             }
             _ => return None,
         })
@@ -172,9 +176,23 @@ impl RetailDb {
     }
 
     fn find_user_id_by_name_zip(&self, first: &Value, last: &Value, zip: &Value) -> Out {
+        // Python lowercases the arguments per user, in the `and` chain's
+        // order: `first_name.lower()` raises at the first user,
+        // `last_name.lower()` only once a first name matched.
+        if self.users.is_empty() {
+            return Err("User not found".to_string());
+        }
+        let first = py::lower(first)?;
+        let mut last_lower: Option<String> = None;
         for (id, user) in self.users.iter() {
-            if user.name.first_name.to_lowercase() == py::lower(first)?
-                && user.name.last_name.to_lowercase() == py::lower(last)?
+            if !py::lower_eq(&user.name.first_name, &first) {
+                continue;
+            }
+            let last = match &last_lower {
+                Some(l) => l,
+                None => last_lower.insert(py::lower(last)?),
+            };
+            if py::lower_eq(&user.name.last_name, last)
                 && matches!(zip, Value::String(z) if *z == user.address.zip)
             {
                 return Ok(id.to_string());

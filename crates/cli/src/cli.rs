@@ -57,6 +57,14 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        other => Err(format!("expected on or off, got '{other}'")),
+    }
+}
+
 /// `lifeharness run`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -106,11 +114,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub max_steps: Option<usize>,
     /// Continue an interrupted run (same store) without redoing finished episodes.
-    #[arg(long, conflicts_with_all = ["env", "model", "harness", "tasks", "limit", "user_model", "judge"])]
+    #[arg(long, conflicts_with_all = ["env", "model", "harness", "tasks", "limit", "user_model", "judge", "constrained"])]
     pub resume: Option<String>,
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Schema-constrained tool calls at decoding time, on or off, whatever
+    /// the harness says (default: the harness's realization layer decides).
+    /// Recorded with the run.
+    #[arg(long, value_parser = parse_on_off)]
+    pub constrained: Option<bool>,
     /// Test aid: wait this long before each model turn (for crash-recovery tests).
     #[arg(long, hide = true, default_value_t = 0)]
     pub model_delay_ms: u64,

@@ -37,6 +37,9 @@ struct RunConfig {
     model_delay_ms: u64,
     #[serde(default)]
     env_options: EnvOptions,
+    /// Overrides the harness's `realization.constrained_decoding`.
+    #[serde(default)]
+    constrained: Option<bool>,
 }
 
 fn now() -> time::OffsetDateTime {
@@ -134,6 +137,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 max_steps: args.max_steps,
                 model_delay_ms: args.model_delay_ms,
                 env_options,
+                constrained: args.constrained,
             };
             // Resolve the model before recording the run so a bad spec records nothing.
             registry::model(&config.model).await?;
@@ -173,6 +177,7 @@ async fn play(store: &Store, run_id: &str, config: &RunConfig, json_out: bool) -
             BlockBudgetPolicy::Abort => BlockPolicy::Abort,
         },
         observe_only: harness.observe_only,
+        constrained_decoding: config.constrained,
     };
     let layers: Arc<[Arc<dyn Layer>]> = Arc::from(lifeharness_layers::build(&compiled));
 

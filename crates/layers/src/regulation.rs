@@ -14,8 +14,6 @@ use lifeharness_core::{
 use lifeharness_rules::{CallInput, CompiledHarness};
 use serde_json::Value;
 
-use crate::canonical::canonical_json;
-
 /// Watches the trajectory and steers it.
 #[derive(Debug)]
 pub struct RegulationLayer {
@@ -23,24 +21,39 @@ pub struct RegulationLayer {
 }
 
 /// One executed action as the detectors see it.
-struct Seen {
-    key: String,
-    tool: String,
+struct Seen<'a> {
+    action: &'a Action,
     error: bool,
     state_version: Option<u64>,
 }
 
-fn key_of(action: &Action) -> (String, String) {
-    match action {
-        Action::ToolCall(call) => {
-            let args = call
-                .args()
-                .map(canonical_json)
-                .unwrap_or_else(|| call.arguments_raw.clone());
-            (format!("{}:{args}", call.name), call.name.clone())
+impl Seen<'_> {
+    fn tool(&self) -> &str {
+        match self.action {
+            Action::ToolCall(call) => &call.name,
+            Action::Message { .. } => "message",
+            Action::Finish { .. } => "finish",
         }
-        Action::Message { content } => (format!("message:{}", content.trim()), "message".into()),
-        Action::Finish { .. } => ("finish".into(), "finish".into()),
+    }
+
+    /// The same action again: the same tool with equal arguments (object
+    /// key order does not matter), the same message text, or finishing.
+    fn same(&self, other: &Seen<'_>) -> bool {
+        match (self.action, other.action) {
+            (Action::ToolCall(a), Action::ToolCall(b)) => {
+                a.name == b.name
+                    && match (a.args(), b.args()) {
+                        (Some(x), Some(y)) => x == y,
+                        (None, None) => a.arguments_raw == b.arguments_raw,
+                        _ => false,
+                    }
+            }
+            (Action::Message { content: a }, Action::Message { content: b }) => {
+                a.trim() == b.trim()
+            }
+            (Action::Finish { .. }, Action::Finish { .. }) => true,
+            _ => false,
+        }
     }
 }
 
@@ -92,13 +105,13 @@ impl RegulationLayer {
         }
     }
 
-    fn detect(&self, view: &EpisodeView<'_>, seen: &[Seen]) -> Vec<FeedbackVerdict> {
+    fn detect(&self, view: &EpisodeView<'_>, seen: &[Seen<'_>]) -> Vec<FeedbackVerdict> {
         let spec = &self.harness.harness.regulation;
         let mut out = Vec::new();
         let Some(last) = seen.last() else { return out };
         let n = seen.len();
 
-        let repeats = seen.iter().rev().take_while(|s| s.key == last.key).count();
+        let repeats = seen.iter().rev().take_while(|s| s.same(last)).count();
         if spec.repeat_threshold > 0 && repeats >= spec.repeat_threshold {
             out.push(self.escalate(
                 view,
@@ -107,25 +120,25 @@ impl RegulationLayer {
                 format!(
                     "You have made the same call ({}) with the same arguments {repeats} times in a row. \
                      Repeating it will not change the result: use what you already have, or do something different.",
-                    last.tool
+                    last.tool()
                 ),
                 format!(
                     "Stop calling {} with these arguments. Your next action must be different: \
                      another tool, other arguments, or finishing the task.",
-                    last.tool
+                    last.tool()
                 ),
             ));
         }
 
         let cycle_len = 2 * spec.cycle_repeats;
         if spec.cycle_repeats > 0 && n >= cycle_len && n >= 2 {
-            let a = &seen[n - 2].key;
-            let b = &seen[n - 1].key;
-            let cycling = a != b
+            let a = &seen[n - 2];
+            let b = &seen[n - 1];
+            let cycling = !a.same(b)
                 && seen[n - cycle_len..]
                     .iter()
                     .enumerate()
-                    .all(|(i, s)| &s.key == if i % 2 == 0 { a } else { b });
+                    .all(|(i, s)| s.same(if i % 2 == 0 { a } else { b }));
             if cycling {
                 out.push(self.escalate(
                     view,
@@ -133,11 +146,11 @@ impl RegulationLayer {
                     FailureKind::Loop,
                     format!(
                         "You are alternating between {} and {} without making progress. Step back and choose what the task actually needs next.",
-                        seen[n - 2].tool, last.tool
+                        seen[n - 2].tool(), last.tool()
                     ),
                     format!(
                         "Break the cycle between {} and {}: your next action must be neither of those two calls.",
-                        seen[n - 2].tool, last.tool
+                        seen[n - 2].tool(), last.tool()
                     ),
                 ));
             }
@@ -146,7 +159,7 @@ impl RegulationLayer {
         let errors = seen
             .iter()
             .rev()
-            .take_while(|s| s.error && s.tool == last.tool)
+            .take_while(|s| s.error && s.tool() == last.tool())
             .count();
         if spec.same_tool_errors > 0 && errors >= spec.same_tool_errors {
             out.push(self.escalate(
@@ -156,11 +169,11 @@ impl RegulationLayer {
                 format!(
                     "{} failed {errors} times in a row. Read the error messages: fix the arguments (ids, names, formats) \
                      or look the right values up with another tool first.",
-                    last.tool
+                    last.tool()
                 ),
                 format!(
                     "Do not call {} again until you have new information. Look up the correct values with another tool, or finish.",
-                    last.tool
+                    last.tool()
                 ),
             ));
         }
@@ -217,15 +230,14 @@ impl Layer for RegulationLayer {
         if let Action::ToolCall(call) = action
             && self.harness.annotates(&call.name)
         {
-            let history = if self.harness.needs_history(&call.name) {
-                crate::history::past_calls(view)
+            let history = if self.harness.annotations_need_history(&call.name) {
+                crate::history::past_calls(view, true)
             } else {
                 Vec::new()
             };
-            let args = call.args().cloned().unwrap_or(Value::Null);
             let input = CallInput {
                 tool: &call.name,
-                args: &args,
+                args: call.args().unwrap_or(&Value::Null),
                 raw_args: &call.arguments_raw,
                 history: &history,
                 task_id: &view.task.id,
@@ -240,24 +252,20 @@ impl Layer for RegulationLayer {
                 verdicts.push(FeedbackVerdict::Annotate { rule_id, note });
             }
         }
-        let mut seen: Vec<Seen> = view
+        let mut seen: Vec<Seen<'_>> = view
             .history
             .iter()
             .filter_map(|entry| {
                 let observation = entry.observation.as_ref()?;
-                let (key, tool) = key_of(&entry.action);
                 Some(Seen {
-                    key,
-                    tool,
+                    action: &entry.action,
                     error: observation.is_error,
                     state_version: entry.state_version,
                 })
             })
             .collect();
-        let (key, tool) = key_of(action);
         seen.push(Seen {
-            key,
-            tool,
+            action,
             error: observation.is_error,
             state_version: view.state_version,
         });

@@ -94,6 +94,18 @@ fn embedded_config(
             "n_batch" => config.n_batch = num(spec, key, value)?,
             "threads" => config.threads = Some(num(spec, key, value)?),
             "max_sessions" => config.max_sessions = num(spec, key, value)?,
+            "prefix_cache" => {
+                config.prefix_cache = match value.as_str() {
+                    "1" | "true" | "on" => true,
+                    "0" | "false" | "off" => false,
+                    _ => {
+                        return Err(ModelsError::spec(
+                            spec,
+                            "prefix_cache must be on or off (1/0, true/false)",
+                        ));
+                    }
+                }
+            }
             "max_tokens" => config.max_tokens = num(spec, key, value)?,
             "temperature" => config.temperature = num(spec, key, value)?,
             "top_p" => config.top_p = num(spec, key, value)?,

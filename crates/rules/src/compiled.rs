@@ -5,23 +5,27 @@
 //! annotations lives here so that loading can check each rule against its own
 //! examples with exactly the code the layers run.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use cel::Value as CelValue;
 use lifeharness_core::{FailureKind, StateView};
 use regex::Regex;
 use serde_json::Value;
 
-use crate::expr::{Expr, Functions, Scope, StatePath, Template, to_cel};
+use crate::expr::{Expr, Functions, Scope, StatePath, Template};
 use crate::harness::{Harness, HarnessError};
 use crate::spec::{ArgFormat, Expect, RuleExample, RuleKind};
 
-/// An earlier executed call, as rules see it.
+/// An earlier executed call, as rules see it (borrowed from the episode's
+/// history where it can be).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PastCall {
+pub struct PastCall<'a> {
     /// The tool.
-    pub tool: String,
+    pub tool: Cow<'a, str>,
     /// Its arguments.
-    pub args: Value,
+    pub args: Cow<'a, Value>,
     /// Whether it succeeded.
     pub ok: bool,
     /// Its result, parsed as JSON when it is JSON, else the text.
@@ -38,7 +42,7 @@ pub struct CallInput<'a> {
     /// The raw argument text.
     pub raw_args: &'a str,
     /// Earlier executed calls.
-    pub history: &'a [PastCall],
+    pub history: &'a [PastCall<'a>],
     /// The task id.
     pub task_id: &'a str,
     /// The task statement.
@@ -97,6 +101,7 @@ struct Precondition {
     message: Template,
     kind: FailureKind,
     uses_history: bool,
+    reads: Reads,
 }
 
 struct Annotation {
@@ -106,6 +111,7 @@ struct Annotation {
     when: Option<Expr>,
     note: Template,
     uses_history: bool,
+    reads: Reads,
 }
 
 /// A harness ready to run.
@@ -265,9 +271,13 @@ impl CompiledHarness {
                 .map_err(|m| invalid(origin, format!("{}: {m}", here("require"))))?;
             let message = Template::compile(&p.message)
                 .map_err(|m| invalid(origin, format!("{}: {m}", here("message"))))?;
-            let uses_history = require.uses("history")
-                || when.as_ref().is_some_and(|w| w.uses("history"))
-                || message.uses("history");
+            let reads = Reads::of(|name| {
+                require.uses(name)
+                    || when.as_ref().is_some_and(|w| w.uses(name))
+                    || message.uses(name)
+                    || bind.iter().any(|b| b.path.uses(name))
+            });
+            let uses_history = reads.has(Reads::HISTORY);
             preconditions.push(Precondition {
                 id: p.id.clone(),
                 tools: p.tools.clone(),
@@ -277,6 +287,7 @@ impl CompiledHarness {
                 message,
                 kind: kind_of(p.kind),
                 uses_history,
+                reads,
             });
         }
         let mut annotations = Vec::new();
@@ -287,8 +298,12 @@ impl CompiledHarness {
             let when = compile_expr(a.when.as_deref(), &here("when"), origin)?;
             let note = Template::compile(&a.note)
                 .map_err(|m| invalid(origin, format!("{}: {m}", here("note"))))?;
-            let uses_history =
-                note.uses("history") || when.as_ref().is_some_and(|w| w.uses("history"));
+            let reads = Reads::of(|name| {
+                note.uses(name)
+                    || when.as_ref().is_some_and(|w| w.uses(name))
+                    || bind.iter().any(|b| b.path.uses(name))
+            });
+            let uses_history = reads.has(Reads::HISTORY);
             annotations.push(Annotation {
                 id: a.id.clone(),
                 tools: a.tools.clone(),
@@ -296,6 +311,7 @@ impl CompiledHarness {
                 when,
                 note,
                 uses_history,
+                reads,
             });
         }
         for (i, s) in spec.skills.skills.iter().enumerate() {
@@ -328,6 +344,25 @@ impl CompiledHarness {
                 .any(|a| a.uses_history && applies(&a.tools, tool))
     }
 
+    /// Whether judging or annotating a call to `tool` reads the results of
+    /// earlier calls (ordering rules read only their tools and arguments).
+    pub fn needs_history_results(&self, tool: &str) -> bool {
+        self.preconditions
+            .iter()
+            .any(|p| p.uses_history && applies(&p.tools, tool))
+            || self
+                .annotations
+                .iter()
+                .any(|a| a.uses_history && applies(&a.tools, tool))
+    }
+
+    /// Whether an annotation that applies to `tool` reads earlier calls.
+    pub fn annotations_need_history(&self, tool: &str) -> bool {
+        self.annotations
+            .iter()
+            .any(|a| a.uses_history && applies(&a.tools, tool))
+    }
+
     /// Whether any annotation applies to `tool`.
     pub fn annotates(&self, tool: &str) -> bool {
         self.annotations.iter().any(|a| applies(&a.tools, tool))
@@ -355,7 +390,8 @@ impl CompiledHarness {
                 if let Some(problem) = constraint_problem(c, v) {
                     let message = match &c.message {
                         Some(t) => {
-                            let mut scope = self.scope(input, None)?;
+                            let data = CallData::new(input, Reads::ALL, None);
+                            let mut scope = data.scope(&self.functions, input);
                             scope.set_json("value", v);
                             t.render(&scope)?
                         }
@@ -387,7 +423,7 @@ impl CompiledHarness {
             let wanted = o.same_arg.as_ref().map(|a| input.args.get(a));
             let satisfied = input.history.iter().any(|past| {
                 past.ok
-                    && o.after.contains(&past.tool)
+                    && o.after.iter().any(|a| *a == past.tool)
                     && match &wanted {
                         None => true,
                         Some(value) => {
@@ -400,7 +436,10 @@ impl CompiledHarness {
                 continue;
             }
             let message = match &o.message {
-                Some(t) => t.render(&self.scope(input, None)?)?,
+                Some(t) => {
+                    let data = CallData::new(input, Reads::ALL, None);
+                    t.render(&data.scope(&self.functions, input))?
+                }
                 None => {
                     let same = o
                         .same_arg
@@ -437,13 +476,24 @@ impl CompiledHarness {
         input: &CallInput<'_>,
         bound: Option<&BTreeMap<String, Value>>,
     ) -> Result<Option<Violation>, String> {
-        for p in self
+        let rules: Vec<&Precondition> = self
             .preconditions
             .iter()
             .filter(|p| applies(&p.tools, input.tool))
-        {
-            let mut scope = self.scope(input, p.uses_history.then_some(input.history))?;
-            bind(&mut scope, &p.bind, input.state, bound)?;
+            .collect();
+        if rules.is_empty() {
+            return Ok(None);
+        }
+        let reads = rules.iter().fold(Reads::default(), |r, p| r.union(p.reads));
+        let data = CallData::new(input, reads, None);
+        let base = data.scope(&self.functions, input);
+        let mut lookups = Lookups::default();
+        for p in rules {
+            let values = lookups.resolve(&base, &p.bind, input.state, bound);
+            let mut scope = base.child();
+            for (name, value) in &values {
+                scope.set_json(name, value);
+            }
             if let Some(when) = &p.when
                 && !when
                     .eval_bool(&scope)
@@ -488,18 +538,31 @@ impl CompiledHarness {
         bound: Option<&BTreeMap<String, Value>>,
     ) -> Result<Vec<(String, String)>, String> {
         let mut notes = Vec::new();
-        let mut result = None;
-        for a in self
+        let rules: Vec<&Annotation> = self
             .annotations
             .iter()
             .filter(|a| applies(&a.tools, input.tool))
-        {
-            let result = result.get_or_insert_with(|| parse_result(output));
-            let mut scope = self.scope(input, a.uses_history.then_some(input.history))?;
-            scope.set_json("result", result);
-            scope.set_json("ok", &Value::Bool(ok));
-            scope.set_json("output", &Value::String(output.to_string()));
-            bind(&mut scope, &a.bind, input.state, bound)?;
+            .collect();
+        if rules.is_empty() {
+            return Ok(notes);
+        }
+        let reads = rules.iter().fold(Reads::default(), |r, a| r.union(a.reads));
+        let result = reads.has(Reads::RESULT).then(|| parse_result(output));
+        let data = CallData::new(input, reads, result);
+        let mut base = data.scope(&self.functions, input);
+        if reads.has(Reads::OK) {
+            base.set("ok", CelValue::Bool(ok));
+        }
+        if reads.has(Reads::OUTPUT) {
+            base.set_str("output", output);
+        }
+        let mut lookups = Lookups::default();
+        for a in rules {
+            let values = lookups.resolve(&base, &a.bind, input.state, bound);
+            let mut scope = base.child();
+            for (name, value) in &values {
+                scope.set_json(name, value);
+            }
             if let Some(when) = &a.when
                 && !when
                     .eval_bool(&scope)
@@ -514,31 +577,6 @@ impl CompiledHarness {
             notes.push((a.id.clone(), note));
         }
         Ok(notes)
-    }
-
-    fn scope(
-        &self,
-        input: &CallInput<'_>,
-        history: Option<&[PastCall]>,
-    ) -> Result<Scope<'_>, String> {
-        let mut scope = Scope::new(&self.functions);
-        scope.set_json("tool", &Value::String(input.tool.to_string()));
-        scope.set("args", to_cel(input.args));
-        scope.set_json("raw_args", &Value::String(input.raw_args.to_string()));
-        scope.set_json(
-            "task",
-            &serde_json::json!({"id": input.task_id, "instruction": input.instruction}),
-        );
-        if let Some(history) = history {
-            let list: Vec<Value> = history
-                .iter()
-                .map(|p| serde_json::json!({"tool": p.tool, "args": p.args, "ok": p.ok, "result": p.result}))
-                .collect();
-            scope.set_json("history", &Value::Array(list));
-        } else {
-            scope.set_json("history", &Value::Array(Vec::new()));
-        }
-        Ok(scope)
     }
 
     fn check_examples(&self, source: Option<&str>, origin: &str) -> Result<(), HarnessError> {
@@ -566,8 +604,8 @@ impl CompiledHarness {
                     .history
                     .iter()
                     .map(|h| PastCall {
-                        tool: h.tool.clone(),
-                        args: h.args.clone(),
+                        tool: Cow::Borrowed(h.tool.as_str()),
+                        args: Cow::Borrowed(&h.args),
                         ok: h.ok,
                         result: h.result.clone(),
                     })
@@ -715,31 +753,159 @@ pub fn parse_result(output: &str) -> Value {
     serde_json::from_str(output).unwrap_or_else(|_| Value::String(output.to_string()))
 }
 
-fn bind(
-    scope: &mut Scope<'_>,
-    bindings: &[Binding],
-    state: Option<&dyn StateView>,
-    bound: Option<&BTreeMap<String, Value>>,
-) -> Result<(), String> {
-    for b in bindings {
-        let value = match bound {
-            Some(map) => map.get(&b.name).cloned().unwrap_or(Value::Null),
-            // A path whose placeholders cannot be evaluated (an argument the
-            // call lacks) addresses nothing: the name is bound to null, and
-            // the rule's `when`/`require` decide what that means.
-            None => match b.path.resolve(scope) {
-                Ok(path) => {
-                    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-                    state
-                        .and_then(|s| s.lookup(&segments))
-                        .unwrap_or(Value::Null)
-                }
-                Err(_) => Value::Null,
-            },
-        };
-        scope.set_json(&b.name, &value);
+/// Which of the call's shared variables a rule reads, so a call binds only
+/// what its rules use (binding converts the value).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Reads(u8);
+
+impl Reads {
+    const TOOL: u8 = 1;
+    const ARGS: u8 = 2;
+    const RAW_ARGS: u8 = 4;
+    const TASK: u8 = 8;
+    const HISTORY: u8 = 16;
+    const RESULT: u8 = 32;
+    const OUTPUT: u8 = 64;
+    const OK: u8 = 128;
+    const ALL: Reads = Reads(u8::MAX);
+    const NAMES: [(&'static str, u8); 8] = [
+        ("tool", Self::TOOL),
+        ("args", Self::ARGS),
+        ("raw_args", Self::RAW_ARGS),
+        ("task", Self::TASK),
+        ("history", Self::HISTORY),
+        ("result", Self::RESULT),
+        ("output", Self::OUTPUT),
+        ("ok", Self::OK),
+    ];
+
+    fn of(uses: impl Fn(&str) -> bool) -> Self {
+        Self(
+            Self::NAMES
+                .iter()
+                .filter(|(name, _)| uses(name))
+                .fold(0, |acc, (_, bit)| acc | bit),
+        )
     }
-    Ok(())
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+
+    fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
+/// The JSON that every rule judging one call reads, owned for the call so
+/// that scopes can borrow it: the task, the history (built only when a rule
+/// reads it) and the parsed result (annotations).
+struct CallData {
+    reads: Reads,
+    task: Value,
+    history: Value,
+    result: Option<Value>,
+}
+
+impl CallData {
+    fn new(input: &CallInput<'_>, reads: Reads, result: Option<Value>) -> Self {
+        let history = if reads.has(Reads::HISTORY) {
+            Value::Array(
+                input
+                    .history
+                    .iter()
+                    .map(|p| serde_json::json!({"tool": p.tool, "args": p.args, "ok": p.ok, "result": p.result}))
+                    .collect(),
+            )
+        } else {
+            Value::Array(Vec::new())
+        };
+        let task = if reads.has(Reads::TASK) {
+            serde_json::json!({"id": input.task_id, "instruction": input.instruction})
+        } else {
+            Value::Null
+        };
+        Self {
+            reads,
+            task,
+            history,
+            result,
+        }
+    }
+
+    /// The scope shared by the call's rules.
+    fn scope<'f, 'v>(&'v self, functions: &'f Functions, input: &CallInput<'v>) -> Scope<'f, 'v> {
+        let mut scope = Scope::new(functions);
+        let reads = self.reads;
+        if reads.has(Reads::TOOL) {
+            scope.set_str("tool", input.tool);
+        }
+        if reads.has(Reads::ARGS) {
+            scope.set_json("args", input.args);
+        }
+        if reads.has(Reads::RAW_ARGS) {
+            scope.set_str("raw_args", input.raw_args);
+        }
+        if reads.has(Reads::TASK) {
+            scope.set_json("task", &self.task);
+        }
+        if reads.has(Reads::HISTORY) {
+            scope.set_json("history", &self.history);
+        }
+        if let Some(result) = &self.result
+            && reads.has(Reads::RESULT)
+        {
+            scope.set_json("result", result);
+        }
+        scope
+    }
+}
+
+/// State records looked up for one call, by path, so rules that bind the
+/// same record share one lookup.
+#[derive(Default)]
+struct Lookups(Vec<(Vec<String>, Arc<Value>)>);
+
+impl Lookups {
+    /// The value of each binding: the state record its path addresses (null
+    /// when there is none), or the example's value when `bound` is given.
+    fn resolve<'b>(
+        &mut self,
+        scope: &Scope<'_, '_>,
+        bindings: &'b [Binding],
+        state: Option<&dyn StateView>,
+        bound: Option<&BTreeMap<String, Value>>,
+    ) -> Vec<(&'b str, Arc<Value>)> {
+        bindings
+            .iter()
+            .map(|b| {
+                let value = match bound {
+                    Some(map) => Arc::new(map.get(&b.name).cloned().unwrap_or(Value::Null)),
+                    // A path whose placeholders cannot be evaluated (an
+                    // argument the call lacks) addresses nothing: the name is
+                    // bound to null, and the rule's `when`/`require` decide
+                    // what that means.
+                    None => match b.path.resolve(scope) {
+                        Ok(path) => match self.0.iter().find(|(p, _)| *p == path) {
+                            Some((_, value)) => Arc::clone(value),
+                            None => {
+                                let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+                                let value = Arc::new(
+                                    state
+                                        .and_then(|s| s.lookup(&segments))
+                                        .unwrap_or(Value::Null),
+                                );
+                                self.0.push((path, Arc::clone(&value)));
+                                value
+                            }
+                        },
+                        Err(_) => Arc::new(Value::Null),
+                    },
+                };
+                (b.name.as_str(), value)
+            })
+            .collect()
+    }
 }
 
 fn constraint_problem(c: &Constraint, v: &Value) -> Option<String> {

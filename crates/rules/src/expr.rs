@@ -17,6 +17,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString,
+};
+use cel::common::value::Val;
 use cel::{Context, Program, Value};
 
 /// A compiled CEL expression.
@@ -66,18 +70,14 @@ impl Expr {
     }
 
     /// Evaluates in `scope`.
-    pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, String> {
-        let mut context = scope.functions.root.new_inner_scope();
-        for (name, value) in &scope.vars {
-            context.add_variable_from_value(name.clone(), value.clone());
-        }
+    pub fn eval(&self, scope: &Scope<'_, '_>) -> Result<Value, String> {
         self.program
-            .execute(&context)
+            .execute(&scope.context)
             .map_err(|e| format!("expression `{}` failed: {e}", self.source))
     }
 
     /// Evaluates to a boolean; anything else is an error.
-    pub fn eval_bool(&self, scope: &Scope<'_>) -> Result<bool, String> {
+    pub fn eval_bool(&self, scope: &Scope<'_, '_>) -> Result<bool, String> {
         match self.eval(scope)? {
             Value::Bool(b) => Ok(b),
             other => Err(format!(
@@ -163,35 +163,76 @@ impl Functions {
     }
 }
 
-/// The variables of one evaluation.
-pub struct Scope<'f> {
-    functions: &'f Functions,
-    vars: Vec<(String, Value)>,
+/// The variables of one evaluation: a CEL context over the shared function
+/// table. Values are bound by reference to the JSON they come from (`'v`),
+/// so binding costs one allocation per node and no string copies; variables
+/// shared by several rules are bound once and each rule evaluates in a
+/// `child` that adds only its own bindings.
+pub struct Scope<'p, 'v> {
+    context: Context<'p, 'v>,
 }
 
-impl<'f> Scope<'f> {
+impl<'p, 'v> Scope<'p, 'v> {
     /// An empty scope over `functions`.
-    pub fn new(functions: &'f Functions) -> Self {
+    pub fn new(functions: &'p Functions) -> Self {
         Self {
-            functions,
-            vars: Vec::new(),
+            context: functions.root.new_inner_scope(),
+        }
+    }
+
+    /// A scope that sees this one's variables and can shadow them; its own
+    /// bindings may borrow data that lives shorter than this scope's.
+    pub fn child<'c, 'w>(&'c self) -> Scope<'c, 'w>
+    where
+        'v: 'w,
+    {
+        Scope {
+            context: self.context.new_inner_scope(),
         }
     }
 
     /// Binds `name` to a CEL value (a later binding of the same name wins).
     pub fn set(&mut self, name: &str, value: Value) {
-        self.vars.retain(|(n, _)| n != name);
-        self.vars.push((name.to_string(), value));
+        self.context.add_variable_from_value(name, value);
     }
 
-    /// Binds `name` to a JSON value.
-    pub fn set_json(&mut self, name: &str, value: &serde_json::Value) {
-        self.set(name, to_cel(value));
+    /// Binds `name` to a JSON value, borrowing its strings.
+    pub fn set_json(&mut self, name: &str, value: &'v serde_json::Value) {
+        self.context.add_variable_as_val(name, json_to_val(value));
     }
 
-    /// Whether `name` is bound.
+    /// Binds `name` to a string, borrowed.
+    pub fn set_str(&mut self, name: &str, value: &'v str) {
+        self.context
+            .add_variable_as_val(name, Box::new(CelString::from(value)));
+    }
+
+    /// Whether `name` is bound here or in a parent scope.
     pub fn has(&self, name: &str) -> bool {
-        self.vars.iter().any(|(n, _)| n == name)
+        self.context.get_variable(name).is_some()
+    }
+}
+
+/// JSON -> CEL value that borrows the JSON's strings (numbers: integers stay
+/// integers, others are doubles, as in [`to_cel`]).
+pub fn json_to_val<'v>(value: &'v serde_json::Value) -> Box<dyn Val + 'v> {
+    use serde_json::Value as J;
+    match value {
+        J::Null => Box::new(CelNull),
+        J::Bool(b) => Box::new(CelBool::from(*b)),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Box::new(CelInt::from(i)),
+            None => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
+        },
+        J::String(s) => Box::new(CelString::from(s.as_str())),
+        J::Array(items) => Box::new(CelList::from(
+            items.iter().map(json_to_val).collect::<Vec<_>>(),
+        )),
+        J::Object(map) => Box::new(CelMap::from(
+            map.iter()
+                .map(|(k, v)| (CelMapKey::from(k.as_str()), json_to_val(v)))
+                .collect::<std::collections::HashMap<_, _>>(),
+        )),
     }
 }
 
@@ -320,7 +361,7 @@ impl Template {
     }
 
     /// Renders in `scope`.
-    pub fn render(&self, scope: &Scope<'_>) -> Result<String, String> {
+    pub fn render(&self, scope: &Scope<'_, '_>) -> Result<String, String> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -357,7 +398,7 @@ impl StatePath {
     }
 
     /// The concrete segments in `scope`.
-    pub fn resolve(&self, scope: &Scope<'_>) -> Result<Vec<String>, String> {
+    pub fn resolve(&self, scope: &Scope<'_, '_>) -> Result<Vec<String>, String> {
         self.segments.iter().map(|s| s.render(scope)).collect()
     }
 }
@@ -367,14 +408,36 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn scope(f: &Functions) -> Scope<'_> {
+    fn scope(f: &Functions) -> Scope<'_, 'static> {
         let mut s = Scope::new(f);
-        s.set_json(
+        s.set(
             "args",
-            &json!({"item_ids": ["a", "b", "a"], "order_id": "#W1", "n": 2}),
+            to_cel(&json!({"item_ids": ["a", "b", "a"], "order_id": "#W1", "n": 2})),
         );
-        s.set_json("order", &json!({"status": "pending", "items": [{"item_id": "a", "price": 10.5}, {"item_id": "b", "price": 2}]}));
+        s.set("order", to_cel(&json!({"status": "pending", "items": [{"item_id": "a", "price": 10.5}, {"item_id": "b", "price": 2}]})));
         s
+    }
+
+    #[test]
+    fn borrowed_json_binds_like_owned_values() {
+        let f = Functions::new().unwrap();
+        let data = json!({"status": "pending", "n": 2, "x": 1.5, "items": [{"id": "a"}], "none": null, "ok": true});
+        let mut s = Scope::new(&f);
+        s.set_json("order", &data);
+        let child = {
+            let mut c = s.child();
+            c.set_str("name", "pending");
+            assert!(Expr::compile("order.status == name && order.n == 2 && order.x == 1.5 && order.items[0].id == 'a' && order.none == null && order.ok && size(order) == 6 && 'status' in order").unwrap().eval_bool(&c).unwrap());
+            assert!(
+                Expr::compile("keys_of(order).size() == 6 && last(order.items).id == 'a'")
+                    .unwrap()
+                    .eval_bool(&c)
+                    .unwrap()
+            );
+            c.has("name") && c.has("order")
+        };
+        assert!(child);
+        assert!(!s.has("name"));
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub struct RuntimeConfig {
     pub on_block_budget: BlockPolicy,
     /// Layers' verdicts are recorded but not applied.
     pub observe_only: bool,
+    /// Ask the model for schema-constrained tool calls (`Some`), whatever the
+    /// layers want; `None`: when a layer wants it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constrained_decoding: Option<bool>,
 }
 
 impl Default for RuntimeConfig {
@@ -32,6 +36,7 @@ impl Default for RuntimeConfig {
             max_blocked_per_step: 3,
             on_block_budget: BlockPolicy::PassThrough,
             observe_only: false,
+            constrained_decoding: None,
         }
     }
 }

@@ -211,8 +211,13 @@ impl Run<'_> {
         model: &dyn Model,
         cancel: &CancellationToken,
     ) -> Result<EpisodeOutcome, RuntimeError> {
-        let constrain = self.layers.iter().any(|l| l.wants_constrained_decoding())
-            && !self.spec.config.observe_only;
+        let constrain = match self.spec.config.constrained_decoding {
+            Some(forced) => forced,
+            None => {
+                self.layers.iter().any(|l| l.wants_constrained_decoding())
+                    && !self.spec.config.observe_only
+            }
+        };
         for index in 0..self.spec.config.max_steps {
             if cancel.is_cancelled() {
                 return Ok(EpisodeOutcome::Interrupted { steps: self.steps });

@@ -8,6 +8,7 @@
 mod repair;
 mod schema;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use lifeharness_core::{
@@ -128,7 +129,7 @@ impl RealizationLayer {
             }
         }
         let history = if self.harness.needs_history(&call.name) {
-            crate::history::past_calls(view)
+            crate::history::past_calls(view, self.harness.needs_history_results(&call.name))
         } else {
             Vec::new()
         };
@@ -205,13 +206,13 @@ impl Layer for RealizationLayer {
             Action::Finish { .. } => Ok(ActionVerdict::Allow),
             Action::ToolCall(call) => {
                 let (args, repaired) = match &call.arguments {
-                    ParsedArgs::Json(v) => (v.clone(), None),
+                    ParsedArgs::Json(v) => (Cow::Borrowed(v), None),
                     ParsedArgs::Error(err) => match spec
                         .repair_json
                         .then(|| repair_json(&call.arguments_raw))
                         .flatten()
                     {
-                        Some((v, fixes)) => (v, Some(fixes)),
+                        Some((v, fixes)) => (Cow::Owned(v), Some(fixes)),
                         None => {
                             let short: String = err.chars().take(120).collect();
                             let example = view
@@ -242,7 +243,7 @@ impl Layer for RealizationLayer {
                         action: Action::ToolCall(ToolCall::from_value(
                             call.id.clone(),
                             call.name.clone(),
-                            args,
+                            args.into_owned(),
                         )),
                         message: format!("repaired the arguments: {}", fixes.join(", ")),
                     },

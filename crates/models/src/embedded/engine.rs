@@ -34,6 +34,12 @@ pub struct EngineConfig {
     pub threads: Option<i32>,
     /// Sessions whose KV cache is kept; the least recently used is dropped.
     pub max_sessions: usize,
+    /// Keep the KV cache of ended sessions and let a new session start from
+    /// the one sharing the longest prompt prefix (e.g. the same system
+    /// prompt), so a new episode evaluates only what differs. Outputs can
+    /// then differ in the last bits from a cold start (batch boundaries move),
+    /// so it is off unless asked for.
+    pub prefix_cache: bool,
 }
 
 /// Sampling settings of one turn.
@@ -53,6 +59,9 @@ pub struct GenParams {
     pub stop: Vec<String>,
     /// A GBNF grammar (root rule `root`) to constrain the completion.
     pub grammar: Option<String>,
+    /// Keep generating past end-of-generation tokens (benchmarks: a fixed
+    /// number of tokens, like llama.cpp's `--ignore-eos`).
+    pub ignore_eos: bool,
 }
 
 /// What one turn cost.
@@ -90,6 +99,8 @@ pub struct Engine<'m> {
     backend: &'m LlamaBackend,
     config: EngineConfig,
     sessions: HashMap<String, Session<'m>>,
+    /// Ended sessions kept for their prefixes (with `prefix_cache`).
+    idle: Vec<Session<'m>>,
     clock: u64,
 }
 
@@ -105,13 +116,54 @@ impl<'m> Engine<'m> {
             backend,
             config,
             sessions: HashMap::new(),
+            idle: Vec::new(),
             clock: 0,
         }
     }
 
     /// Drops the KV cache of `session`.
     pub fn end(&mut self, session: &str) {
-        self.sessions.remove(session);
+        let Some(ended) = self.sessions.remove(session) else {
+            return;
+        };
+        if self.config.prefix_cache {
+            self.idle.push(ended);
+            self.trim_idle();
+        }
+    }
+
+    /// Drops the least recently used idle sessions beyond the session limit.
+    fn trim_idle(&mut self) {
+        let limit = self.config.max_sessions.max(1);
+        while !self.idle.is_empty() && self.sessions.len() + self.idle.len() > limit {
+            let oldest = self
+                .idle
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(i, _)| i);
+            if let Some(i) = oldest {
+                self.idle.swap_remove(i);
+            }
+        }
+    }
+
+    /// Takes the idle session sharing the longest prefix with `prompt`.
+    fn adopt(&mut self, prompt: &[LlamaToken]) -> Option<Session<'m>> {
+        let common = |s: &Session<'_>| {
+            s.tokens
+                .iter()
+                .zip(prompt)
+                .take_while(|(a, b)| a == b)
+                .count()
+        };
+        let best = self
+            .idle
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, s)| (common(s), s.last_used))
+            .map(|(i, _)| i)?;
+        Some(self.idle.swap_remove(best))
     }
 
     /// Tokenizes prompt text (special tokens are parsed).
@@ -122,9 +174,18 @@ impl<'m> Engine<'m> {
         vocab.tokenize(text.as_bytes(), add_bos, true)
     }
 
-    fn session(&mut self, key: &str) -> Result<&mut Session<'m>, ModelError> {
+    fn session(
+        &mut self,
+        key: &str,
+        prompt: &[LlamaToken],
+    ) -> Result<&mut Session<'m>, ModelError> {
         self.clock += 1;
         let clock = self.clock;
+        if !self.sessions.contains_key(key)
+            && let Some(adopted) = self.adopt(prompt)
+        {
+            self.sessions.insert(key.to_string(), adopted);
+        }
         if !self.sessions.contains_key(key) {
             while self.sessions.len() >= self.config.max_sessions.max(1) {
                 let oldest = self
@@ -213,7 +274,7 @@ impl<'m> Engine<'m> {
         if let Some(note) = &stats.grammar_note {
             tracing::warn!(%note, "sampling unconstrained");
         }
-        let session = self.session(session_key)?;
+        let session = self.session(session_key, prompt)?;
         let start = Instant::now();
         let common = session
             .tokens
@@ -308,7 +369,7 @@ impl<'m> Engine<'m> {
             {
                 return Err(internal("the grammar sampler failed to accept a token"));
             }
-            if vocab.is_eog(token) {
+            if vocab.is_eog(token) && !params.ignore_eos {
                 break;
             }
             stats.generated_tokens += 1;

@@ -38,6 +38,9 @@ pub struct EmbeddedConfig {
     pub threads: Option<i32>,
     /// Sessions whose KV cache is kept.
     pub max_sessions: usize,
+    /// Start new sessions from an ended one's KV cache when prompts share a
+    /// prefix (see `EngineConfig::prefix_cache`).
+    pub prefix_cache: bool,
     /// The most tokens generated per turn.
     pub max_tokens: u32,
     /// Temperature; 0 is greedy.
@@ -61,6 +64,7 @@ impl Default for EmbeddedConfig {
             n_batch: 512,
             threads: None,
             max_sessions: 4,
+            prefix_cache: false,
             max_tokens: 256,
             temperature: 0.0,
             top_p: 0.95,
@@ -92,6 +96,13 @@ pub(crate) enum Job {
     Chat {
         session: String,
         messages: Vec<textmode::PlainMessage>,
+        params: GenParams,
+        reply: oneshot::Sender<Result<(String, TurnStats), ModelError>>,
+    },
+    /// Raw text in, greedy completion out: no chat template (benchmarks).
+    Raw {
+        session: String,
+        text: String,
         params: GenParams,
         reply: oneshot::Sender<Result<(String, TurnStats), ModelError>>,
     },
@@ -143,6 +154,44 @@ impl EmbeddedModel {
         self.last_stats.lock().ok().and_then(|g| g.clone())
     }
 
+    /// A greedy completion of raw `text` (tokenized as is, no chat template)
+    /// of `max_tokens` tokens, with its statistics; `ignore_eos` generates
+    /// exactly that many. For side-by-side benchmarks with llama.cpp's tools.
+    pub async fn complete_raw(
+        &self,
+        session: &str,
+        text: &str,
+        max_tokens: u32,
+        ignore_eos: bool,
+    ) -> Result<(String, TurnStats), ModelError> {
+        let params = GenParams {
+            max_tokens,
+            temperature: 0.0,
+            top_p: self.config.top_p,
+            top_k: self.config.top_k,
+            seed: 0,
+            stop: Vec::new(),
+            grammar: None,
+            ignore_eos,
+        };
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Raw {
+            session: session.to_string(),
+            text: text.to_string(),
+            params,
+            reply,
+        };
+        self.jobs.send(job).await.map_err(|_| {
+            ModelError::new(ModelErrorKind::Internal, "the embedded worker has stopped")
+        })?;
+        answer.await.map_err(|_| {
+            ModelError::new(
+                ModelErrorKind::Internal,
+                "the embedded worker dropped the call",
+            )
+        })?
+    }
+
     /// One chat turn, with its statistics.
     pub async fn chat_with_stats(
         &self,
@@ -174,6 +223,7 @@ impl EmbeddedModel {
             seed: (seed ^ (seed >> 32)) as u32,
             stop,
             grammar: grammar_text,
+            ignore_eos: false,
         };
         let (reply, answer) = oneshot::channel();
         let job = Job::Chat {

@@ -100,11 +100,31 @@ fn run(
         n_batch: config.n_batch,
         threads: config.threads,
         max_sessions: config.max_sessions,
+        prefix_cache: config.prefix_cache,
     };
     let mut engine = Engine::new(&model, backend, engine_config);
     while let Some(job) = receiver.blocking_recv() {
         match job {
             Job::End(session) => engine.end(&session),
+            Job::Raw {
+                session,
+                text,
+                params,
+                reply,
+            } => {
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    let tokens = engine.tokenize(&text);
+                    engine.generate(&session, &tokens, &params)
+                }))
+                .unwrap_or_else(|_| {
+                    engine.end(&session);
+                    Err(ModelError::new(
+                        ModelErrorKind::Internal,
+                        "the embedded engine panicked",
+                    ))
+                });
+                let _ = reply.send(result);
+            }
             Job::Chat {
                 session,
                 messages,

@@ -8,6 +8,8 @@
 )]
 
 use lifeharness_core::{FailureKind, JsonState};
+use std::borrow::Cow;
+
 use lifeharness_rules::{CallInput, Harness, PastCall};
 use serde_json::{Value, json};
 
@@ -86,7 +88,7 @@ examples = [
 fn input<'a>(
     tool: &'a str,
     args: &'a Value,
-    history: &'a [PastCall],
+    history: &'a [PastCall<'a>],
     state: Option<&'a JsonState>,
 ) -> CallInput<'a> {
     CallInput {
@@ -135,7 +137,7 @@ fn every_kind_of_rule_judges_calls() {
     assert_eq!(v.rule_id, "auth-first");
     let authed = vec![PastCall {
         tool: "find_user_id_by_email".into(),
-        args: json!({}),
+        args: Cow::Owned(json!({})),
         ok: true,
         result: json!("u1"),
     }];
@@ -148,7 +150,7 @@ fn every_kind_of_rule_judges_calls() {
     let mut seen = authed.clone();
     seen.push(PastCall {
         tool: "get_order_details".into(),
-        args: json!({"order_id": "#W2"}),
+        args: Cow::Owned(json!({"order_id": "#W2"})),
         ok: true,
         result: json!({"status": "pending"}),
     });
@@ -210,13 +212,13 @@ fn every_kind_of_rule_judges_calls() {
     let history = vec![
         PastCall {
             tool: "get_order_details".into(),
-            args: json!({"order_id": "#W2"}),
+            args: Cow::Owned(json!({"order_id": "#W2"})),
             ok: true,
             result: json!({"status": "pending"}),
         },
         PastCall {
             tool: "get_order_details".into(),
-            args: json!({"order_id": "#W2"}),
+            args: Cow::Owned(json!({"order_id": "#W2"})),
             ok: true,
             result: json!({"status": "processed"}),
         },

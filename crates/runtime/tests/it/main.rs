@@ -470,3 +470,28 @@ async fn cancelling_mid_episode_keeps_finished_steps() {
     assert_eq!(sink.steps().len(), 3);
     assert!(sink.ends.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_run_config_forces_constrained_decoding_on_or_off() {
+    for forced in [Some(true), Some(false), None] {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let gold = gold_model();
+        let log = Arc::clone(&seen);
+        let model = support::FnModel(Box::new(move |index, request| {
+            log.lock().unwrap().push(request.constrain_tool_calls);
+            (gold.0)(index, request)
+        }));
+        let config = RuntimeConfig {
+            constrained_decoding: forced,
+            ..RuntimeConfig::default()
+        };
+        let (end, _) = play(&model, &[], config, 1).await;
+        assert_eq!(end.exit, ExitStatus::Success);
+        let flags = seen.lock().unwrap().clone();
+        assert!(!flags.is_empty());
+        assert!(
+            flags.iter().all(|f| *f == forced.unwrap_or(false)),
+            "{forced:?}: {flags:?}"
+        );
+    }
+}

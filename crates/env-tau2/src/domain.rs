@@ -13,6 +13,7 @@ use crate::hash_cache::HashCache;
 use crate::pyjson::{self, PyDump, PyWriter};
 use crate::retail::model::RetailDb;
 use crate::task::{InitialState, Tau2Task};
+use crate::text::Text;
 
 /// A τ²-bench domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,7 +97,7 @@ pub enum Db {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolResult {
     /// The tool message content.
-    pub content: String,
+    pub content: Text,
     /// Whether the tool raised.
     pub is_error: bool,
 }
@@ -115,11 +116,11 @@ impl Db {
                 is_error: false,
             },
             Some(Err(message)) => ToolResult {
-                content: format!("Error: {message}"),
+                content: Text::Owned(format!("Error: {message}")),
                 is_error: true,
             },
             None => ToolResult {
-                content: format!("Error: Tool '{name}' not found."),
+                content: Text::Owned(format!("Error: Tool '{name}' not found.")),
                 is_error: true,
             },
         }
@@ -131,19 +132,22 @@ impl Db {
         crate::db::db_hash(self)
     }
 
-    /// Computes the tool-result text of every record now, so read tools
-    /// on records no one wrote copy it (see [`crate::table::Table::dumps`]).
+    /// Computes the tool-result text of every record and the look-up
+    /// indexes now, so episodes share them (see [`crate::table::Table::text`]
+    /// and [`crate::table::Table::base_index`]).
     pub fn prime_dumps(&self) {
         match self {
             Self::Retail(db) => {
                 db.products.prime_dumps();
                 db.users.prime_dumps();
                 db.orders.prime_dumps();
+                db.prime_index();
             }
             Self::Airline(db) => {
                 db.flights.prime_dumps();
                 db.users.prime_dumps();
                 db.reservations.prime_dumps();
+                db.prime_index();
             }
         }
     }

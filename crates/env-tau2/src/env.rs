@@ -19,6 +19,7 @@ use crate::domain::{Db, DomainData};
 use crate::evaluator::{self, Termination, Turn};
 use crate::prompts;
 use crate::task::Tau2Task;
+use crate::text::Text;
 use crate::user::{self, Simulator, UserMode};
 
 /// The original orchestrator's `max_errors`.
@@ -159,19 +160,26 @@ impl Environment for Tau2Env {
         match action {
             Action::ToolCall(call) => {
                 let (result, args) = match &call.arguments {
-                    ParsedArgs::Json(args) => (ep.db.call(&call.name, args), Some(args.clone())),
+                    ParsedArgs::Json(args) => {
+                        (ep.db.call(&call.name, args), Some(args.to_string()))
+                    }
                     ParsedArgs::Error(e) => (
                         crate::domain::ToolResult {
-                            content: format!("Error: the arguments are not valid JSON: {e}"),
+                            content: Text::Owned(format!(
+                                "Error: the arguments are not valid JSON: {e}"
+                            )),
                             is_error: true,
                         },
                         None,
                     ),
                 };
+                // The observation gets a copy; the trajectory keeps the text
+                // (shared texts are not copied).
+                let content = result.content.to_string();
                 ep.turns.push(Turn::Tool {
                     name: call.name.clone(),
                     arguments: args,
-                    result: result.content.clone(),
+                    result: result.content,
                 });
                 if result.is_error {
                     ep.tool_errors += 1;
@@ -183,7 +191,7 @@ impl Environment for Tau2Env {
                 // the way the simulated user's ###TRANSFER### would.
                 let transferred =
                     ticket && call.name == "transfer_to_human_agents" && !result.is_error;
-                let observation = Observation::tool(call, result.content, result.is_error);
+                let observation = Observation::tool(call, content, result.is_error);
                 if too_many {
                     self.end(Termination::TooManyErrors);
                 } else if transferred {

@@ -16,6 +16,7 @@ use crate::domain::{Db, DomainData};
 use crate::prompts;
 use crate::py;
 use crate::task::Tau2Task;
+use crate::text::Text;
 
 /// One entry of an episode's trajectory, as the evaluator needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,10 +29,12 @@ pub enum Turn {
     Tool {
         /// The tool name.
         name: String,
-        /// The arguments (`None` when they were not valid JSON).
-        arguments: Option<Value>,
+        /// The arguments as compact JSON text (`None` when they were not
+        /// valid JSON); text, because copying it is one allocation where
+        /// copying the parsed value is one per string.
+        arguments: Option<String>,
         /// The tool message content.
-        result: String,
+        result: Text,
     },
 }
 
@@ -187,15 +190,25 @@ fn communicate(infos: &[String], turns: &[Turn]) -> RewardComponent {
 }
 
 fn actions(gold: &[crate::task::GoldAction], turns: &[Turn]) -> RewardComponent {
+    let parsed: Vec<(&str, Option<Value>)> = turns
+        .iter()
+        .filter_map(|t| match t {
+            Turn::Tool {
+                name, arguments, ..
+            } => Some((
+                name.as_str(),
+                arguments
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str(a).ok()),
+            )),
+            _ => None,
+        })
+        .collect();
     let mut checks = Vec::new();
     let mut all = true;
     for action in gold {
-        let found = turns.iter().any(|t| match t {
-            Turn::Tool {
-                name,
-                arguments: Some(Value::Object(args)),
-                ..
-            } if *name == action.name => {
+        let found = parsed.iter().any(|t| match t {
+            (name, Some(Value::Object(args))) if *name == action.name => {
                 let keys: Vec<&String> = match &action.compare_args {
                     Some(keys) => keys.iter().collect(),
                     None => args.keys().collect(),

@@ -35,6 +35,7 @@ pub mod retail;
 pub mod state;
 pub mod table;
 pub mod task;
+pub mod text;
 pub mod user;
 
 pub use domain::{Db, Domain};

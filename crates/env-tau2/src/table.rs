@@ -1,21 +1,21 @@
 //! [`Table`]: a database table (id -> record, in file order) that episodes
 //! share until they write it, and whose writes cost only what they touch.
 //!
-//! The records sit in fixed-size chunks behind `Arc`s, and the keys of the
-//! loaded table in one shared index; cloning a table copies three pointers.
-//! Writing a record copies the list of chunk pointers, the one chunk that
-//! holds the record and the record itself; appending a key copies only the
-//! (small) list of appended keys. Operations that move or remove keys
-//! rebuild the table ([`Table::rebuild`]).
+//! The keys and records of the loaded table sit in one shared base; an
+//! episode's table adds only the records it wrote or appended (a short
+//! list sorted by position) and the keys it appended. Cloning a table that
+//! wrote nothing copies two pointers; writing a record copies that record
+//! alone. Operations that move or remove keys rebuild the table
+//! ([`Table::rebuild`]).
 //!
-//! The table also remembers each loaded record's tool-result text (its
-//! `json.dumps(model_dump(record))`), so a read tool on a record no one
-//! wrote copies a string instead of serialising. A record is served from
-//! that store only while it is the very `Arc` that was loaded: a written
-//! record is always a fresh copy (the loaded one stays referenced by the
-//! table's base, so `Arc::make_mut` cannot write it in place), so a stale
-//! text can never be returned.
+//! The table also keeps each record's tool-result text (its
+//! `json.dumps(model_dump(record))`), so a read tool copies a pointer
+//! instead of serialising: the loaded records' texts in the base (computed
+//! once, shared by every episode), a written record's next to it, dropped
+//! whenever the record is written again.
 
+use std::any::Any;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use indexmap::{IndexMap, IndexSet};
@@ -23,25 +23,90 @@ use serde::{Deserialize, Deserializer};
 
 use crate::pyjson::{self, PyDump, PyWriter};
 
-/// Records per chunk: a write copies one chunk of this many pointers.
-const CHUNK: usize = 32;
+/// A fast hasher for the short ids of the tables (FxHash's mixing; the ids
+/// come from the data, so flooding is not a concern).
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl IdHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+/// The hasher of the tables' key indexes.
+pub type IdBuild = BuildHasherDefault<IdHasher>;
+
+/// A set of ids, in insertion order, hashed with [`IdHasher`].
+pub type IdSet = IndexSet<Arc<str>, IdBuild>;
 
 /// A table: id -> record, in insertion order, copy-on-write.
 pub struct Table<T> {
     /// The keys and records the table was built with.
     base: Arc<Base<T>>,
     /// Keys appended since (none of them in `base.keys`), in order.
-    extra: Option<Arc<IndexSet<Arc<str>>>>,
-    /// The current records by index, `CHUNK` to a chunk.
-    chunks: Arc<Vec<Arc<Vec<Arc<T>>>>>,
+    extra: Option<Arc<IdSet>>,
+    /// The records that are not the base's (written or appended), sorted
+    /// by position.
+    changed: Vec<Slot<T>>,
 }
 
 /// What a table was built with.
 struct Base<T> {
-    keys: IndexSet<Arc<str>>,
+    keys: IdSet,
     records: Vec<Arc<T>>,
     /// `records[i]`'s unsorted dump, once computed.
-    dumps: Vec<OnceLock<Box<str>>>,
+    texts: Vec<OnceLock<Arc<str>>>,
+    /// A lookup structure over `records`, built once (see [`Table::base_index`]).
+    index: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+/// A record that differs from the base's, and its text once computed.
+struct Slot<T> {
+    index: usize,
+    record: Arc<T>,
+    text: OnceLock<Arc<str>>,
+}
+
+impl<T> Clone for Slot<T> {
+    fn clone(&self) -> Self {
+        Self {
+            index: self.index,
+            record: self.record.clone(),
+            text: self.text.clone(),
+        }
+    }
 }
 
 impl<T> Clone for Table<T> {
@@ -49,7 +114,7 @@ impl<T> Clone for Table<T> {
         Self {
             base: self.base.clone(),
             extra: self.extra.clone(),
-            chunks: self.chunks.clone(),
+            changed: self.changed.clone(),
         }
     }
 }
@@ -86,26 +151,23 @@ impl<T> Table<T> {
     /// A table of `entries`; a repeated key keeps its first position and
     /// its last record (as collecting into an `IndexMap` does).
     pub fn from_entries(entries: impl IntoIterator<Item = (Arc<str>, Arc<T>)>) -> Self {
-        let map: IndexMap<Arc<str>, Arc<T>> = entries.into_iter().collect();
-        let mut keys = IndexSet::with_capacity(map.len());
+        let map: IndexMap<Arc<str>, Arc<T>, IdBuild> = entries.into_iter().collect();
+        let mut keys = IdSet::with_capacity_and_hasher(map.len(), IdBuild::default());
         let mut records = Vec::with_capacity(map.len());
         for (key, record) in map {
             keys.insert(key);
             records.push(record);
         }
-        let chunks = records
-            .chunks(CHUNK)
-            .map(|chunk| Arc::new(chunk.to_vec()))
-            .collect();
-        let dumps = records.iter().map(|_| OnceLock::new()).collect();
+        let texts = records.iter().map(|_| OnceLock::new()).collect();
         Self {
             base: Arc::new(Base {
                 keys,
                 records,
-                dumps,
+                texts,
+                index: OnceLock::new(),
             }),
             extra: None,
-            chunks: Arc::new(chunks),
+            changed: Vec::new(),
         }
     }
 
@@ -122,12 +184,17 @@ impl<T> Table<T> {
     /// Whether `other` is this very table (a clone nothing wrote since).
     pub fn same_as(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.base, &other.base)
-            && Arc::ptr_eq(&self.chunks, &other.chunks)
             && match (&self.extra, &other.extra) {
                 (None, None) => true,
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                 _ => false,
             }
+            && self.changed.len() == other.changed.len()
+            && self
+                .changed
+                .iter()
+                .zip(&other.changed)
+                .all(|(a, b)| a.index == b.index && Arc::ptr_eq(&a.record, &b.record))
     }
 
     /// The position of `key`.
@@ -150,8 +217,19 @@ impl<T> Table<T> {
         }
     }
 
+    /// Where `index` is (or would go) in `changed`.
+    fn slot_of(&self, index: usize) -> Result<usize, usize> {
+        if self.changed.is_empty() {
+            return Err(0);
+        }
+        self.changed.binary_search_by_key(&index, |s| s.index)
+    }
+
     fn record_at(&self, index: usize) -> Option<&Arc<T>> {
-        self.chunks.get(index / CHUNK)?.get(index % CHUNK)
+        match self.slot_of(index) {
+            Ok(slot) => self.changed.get(slot).map(|s| &s.record),
+            Err(_) => self.base.records.get(index),
+        }
     }
 
     /// The record at `key`.
@@ -184,7 +262,14 @@ impl<T> Table<T> {
 
     /// The records, in order.
     pub fn values(&self) -> impl Iterator<Item = &Arc<T>> {
-        self.chunks.iter().flat_map(|chunk| chunk.iter())
+        let mut next = 0;
+        (0..self.len()).filter_map(move |index| match self.changed.get(next) {
+            Some(slot) if slot.index == index => {
+                next += 1;
+                Some(&slot.record)
+            }
+            _ => self.base.records.get(index),
+        })
     }
 
     /// The entries, in order.
@@ -192,31 +277,75 @@ impl<T> Table<T> {
         self.keys().zip(self.values())
     }
 
+    /// The positions of the records that are not the base's, in order.
+    pub fn changed_indices(&self) -> impl Iterator<Item = usize> {
+        self.changed.iter().map(|s| s.index)
+    }
+
+    /// A lookup structure over the records the table was built with (and
+    /// that every clone shares), built by `build` on first use; `None` if
+    /// a structure of another type was built first. Records written or
+    /// appended since are not in it: see [`Table::changed_indices`].
+    pub fn base_index<I: Any + Send + Sync>(
+        &self,
+        build: impl FnOnce(&mut dyn Iterator<Item = &T>) -> I,
+    ) -> Option<&I> {
+        self.base
+            .index
+            .get_or_init(|| Box::new(build(&mut self.base.records.iter().map(|r| &**r))))
+            .downcast_ref()
+    }
+
+    /// Merges `positions` (ascending positions of base records) with the
+    /// positions of the changed records, in ascending order without repeats:
+    /// the records a query answered by a [`Table::base_index`] must look at.
+    pub fn candidates(&self, positions: &[usize]) -> Vec<usize> {
+        let mut out = Vec::with_capacity(positions.len() + self.changed.len());
+        out.extend_from_slice(positions);
+        if !self.changed.is_empty() {
+            out.extend(self.changed_indices());
+            out.sort_unstable();
+            out.dedup();
+        }
+        out
+    }
+
+    /// Whether `other` was built with the same base (so equal positions
+    /// below the base's length hold equal keys).
+    pub fn shares_base(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.base, &other.base)
+    }
+
     /// Sets the record at `key`: in place when present, else appended.
     pub fn insert(&mut self, key: Arc<str>, record: Arc<T>) {
         if let Some(index) = self.index_of(&key) {
-            *self.slot_mut(index) = record;
+            self.set(index, record);
             return;
         }
         let index = self.len();
         let extra = self.extra.get_or_insert_with(Default::default);
         Arc::make_mut(extra).insert(key);
-        let chunks = Arc::make_mut(&mut self.chunks);
-        match chunks.last_mut() {
-            Some(last) if !index.is_multiple_of(CHUNK) => Arc::make_mut(last).push(record),
-            _ => {
-                let mut chunk = Vec::with_capacity(CHUNK);
-                chunk.push(record);
-                chunks.push(Arc::new(chunk));
-            }
-        }
+        self.set(index, record);
     }
 
-    /// The record pointer at `index` (which must exist), unshared.
-    fn slot_mut(&mut self, index: usize) -> &mut Arc<T> {
-        let chunks = Arc::make_mut(&mut self.chunks);
-        let chunk = Arc::make_mut(&mut chunks[index / CHUNK]);
-        &mut chunk[index % CHUNK]
+    /// Puts `record` at `index` (an existing position or the next one).
+    fn set(&mut self, index: usize, record: Arc<T>) -> &mut Slot<T> {
+        let slot = Slot {
+            index,
+            record,
+            text: OnceLock::new(),
+        };
+        let at = match self.slot_of(index) {
+            Ok(at) => {
+                self.changed[at] = slot;
+                at
+            }
+            Err(at) => {
+                self.changed.insert(at, slot);
+                at
+            }
+        };
+        &mut self.changed[at]
     }
 
     /// Applies an arbitrary change to the entries (removals, re-orderings)
@@ -233,36 +362,52 @@ impl<T: Clone> Table<T> {
     /// Mutable access to the record at `key`, copying what is shared.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut T> {
         let index = self.index_of(key)?;
-        Some(Arc::make_mut(self.slot_mut(index)))
+        let slot = match self.slot_of(index) {
+            Ok(at) => {
+                let slot = &mut self.changed[at];
+                slot.text = OnceLock::new();
+                slot
+            }
+            Err(_) => {
+                let record = self.base.records.get(index)?.clone();
+                self.set(index, record)
+            }
+        };
+        Some(Arc::make_mut(&mut slot.record))
     }
 }
 
 impl<T: PyDump> Table<T> {
     /// `json.dumps(model_dump(record))` of the record at `key` (the text
-    /// the read tools return).
-    pub fn dumps(&self, key: &str) -> Option<String> {
+    /// the tools return), shared with the table's store.
+    pub fn text(&self, key: &str) -> Option<Arc<str>> {
         let index = self.index_of(key)?;
-        let record = self.record_at(index)?;
-        if let (Some(loaded), Some(text)) =
-            (self.base.records.get(index), self.base.dumps.get(index))
-            && Arc::ptr_eq(loaded, record)
-        {
-            return Some(text.get_or_init(|| dump_text(record)).to_string());
-        }
-        Some(pyjson::dumps(&**record))
+        let (record, text) = match self.slot_of(index) {
+            Ok(at) => {
+                let slot = self.changed.get(at)?;
+                (&slot.record, &slot.text)
+            }
+            Err(_) => (self.base.records.get(index)?, self.base.texts.get(index)?),
+        };
+        Some(text.get_or_init(|| dump_text(record)).clone())
+    }
+
+    /// [`Table::text`], as a `String`.
+    pub fn dumps(&self, key: &str) -> Option<String> {
+        self.text(key).map(|t| t.to_string())
     }
 
     /// Computes every loaded record's text now (the domain's shared tables
     /// do this once, so no episode pays for it).
     pub fn prime_dumps(&self) {
-        for (record, text) in self.base.records.iter().zip(&self.base.dumps) {
+        for (record, text) in self.base.records.iter().zip(&self.base.texts) {
             text.get_or_init(|| dump_text(record));
         }
     }
 }
 
-fn dump_text<T: PyDump>(record: &T) -> Box<str> {
-    pyjson::dumps(record).into_boxed_str()
+fn dump_text<T: PyDump>(record: &T) -> Arc<str> {
+    Arc::from(pyjson::dumps(record))
 }
 
 impl<T: PyDump> PyDump for Table<T> {

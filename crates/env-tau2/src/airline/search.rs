@@ -1,6 +1,9 @@
 //! The airline's flight searches (`search_direct_flight`,
 //! `search_onestop_flight`).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use indexmap::IndexMap;
 use serde_json::Value;
 
@@ -8,8 +11,11 @@ use super::model::{DirectFlight, Flight, FlightDateStatus, FlightDb};
 use crate::macros::sorted_order;
 use crate::py;
 use crate::pyjson::{self, PyDump, PyWriter};
+use crate::table::IdBuild;
 
-type Out = Result<String, String>;
+use crate::text::Text;
+
+type Out = Result<Text, String>;
 
 /// A direct-search match, borrowed from the database; it dumps exactly as
 /// the [`DirectFlight`] built from it.
@@ -73,11 +79,119 @@ impl PyDump for DirectFlightView<'_> {
     }
 }
 
+/// Positions of the loaded flights by origin, and by origin and
+/// destination, in table order.
+#[derive(Default)]
+struct RouteIndex {
+    from: HashMap<String, Vec<usize>, IdBuild>,
+    route: HashMap<String, HashMap<String, Route, IdBuild>, IdBuild>,
+}
+
+/// The loaded flights of one origin and destination, and the
+/// `search_direct_flight` texts of the loaded flights by date (filled as
+/// asked, for dates some of these flights have; shared by every episode
+/// that has not written these flights).
+#[derive(Default)]
+struct Route {
+    positions: Vec<usize>,
+    texts: Mutex<HashMap<String, Arc<str>, IdBuild>>,
+}
+
+impl RouteIndex {
+    fn build(flights: &mut dyn Iterator<Item = &Flight>) -> Self {
+        let mut index = Self::default();
+        for (position, flight) in flights.enumerate() {
+            index
+                .from
+                .entry(flight.origin.clone())
+                .or_default()
+                .push(position);
+            index
+                .route
+                .entry(flight.origin.clone())
+                .or_default()
+                .entry(flight.destination.clone())
+                .or_default()
+                .positions
+                .push(position);
+        }
+        index
+    }
+}
+
 impl FlightDb {
+    /// Builds the flights' index now (the domain's shared tables do this
+    /// once, so no episode pays for it).
+    pub(crate) fn prime_index(&self) {
+        let _ = self.flights.base_index(RouteIndex::build);
+    }
+
+    /// The positions of the flights that may match `origin` and
+    /// `destination` (a string, or null for any), in table order: the
+    /// indexed ones plus those the episode wrote; `None` to scan them all.
+    fn route_candidates(&self, origin: &Value, destination: &Value) -> Option<Vec<usize>> {
+        let Value::String(origin) = origin else {
+            return None;
+        };
+        let index = self.flights.base_index(RouteIndex::build)?;
+        let positions = match destination {
+            Value::Null => index.from.get(origin),
+            Value::String(destination) => index
+                .route
+                .get(origin)
+                .and_then(|to| to.get(destination))
+                .map(|route| &route.positions),
+            _ => None,
+        };
+        Some(
+            self.flights
+                .candidates(positions.map_or(&[][..], Vec::as_slice)),
+        )
+    }
+
     /// `search_direct_flight`.
     pub(super) fn search_direct(&self, origin: &Value, destination: &Value, date: &Value) -> Out {
+        if let (Value::String(o), Value::String(d), Value::String(day)) =
+            (origin, destination, date)
+            && let Some(route) = self.unwritten_route(o, d)
+        {
+            let cached = route
+                .texts
+                .lock()
+                .ok()
+                .and_then(|t| t.get(day.as_str()).cloned());
+            if let Some(text) = cached {
+                return Ok(Text::Shared(text));
+            }
+            let views = self.search_views(date, origin, destination, None)?;
+            let text: Arc<str> = Arc::from(pyjson::dumps(&views));
+            let known_date = route.positions.iter().any(|&i| {
+                self.flights
+                    .get_index(i)
+                    .is_some_and(|(_, f)| f.dates.contains_key(day))
+            });
+            if known_date && let Ok(mut texts) = route.texts.lock() {
+                texts.insert(day.clone(), text.clone());
+            }
+            return Ok(Text::Shared(text));
+        }
         let views = self.search_views(date, origin, destination, None)?;
-        Ok(pyjson::dumps(&views))
+        Ok(Text::Owned(pyjson::dumps(&views)))
+    }
+
+    /// The route from `origin` to `destination` when no flight the episode
+    /// wrote or appended is on it (so its results are the loaded ones).
+    fn unwritten_route(&self, origin: &str, destination: &str) -> Option<&Route> {
+        let index = self.flights.base_index(RouteIndex::build)?;
+        let route = index.route.get(origin)?.get(destination)?;
+        let touched = self.flights.changed_indices().any(|i| {
+            route.positions.binary_search(&i).is_ok()
+                || self
+                    .flights
+                    .get_index(i)
+                    .is_some_and(|(_, f)| f.origin == origin && f.destination == destination)
+        });
+        (!touched).then_some(route)
     }
 
     /// `_search_direct_flight`, owned.
@@ -107,8 +221,18 @@ impl FlightDb {
             Value::String(s) => s == have,
             _ => false,
         };
+        let candidates = self.route_candidates(origin, destination);
+        let flights: Box<dyn Iterator<Item = &Flight>> = match &candidates {
+            Some(positions) => Box::new(
+                positions
+                    .iter()
+                    .filter_map(|&i| self.flights.get_index(i))
+                    .map(|(_, f)| &**f),
+            ),
+            None => Box::new(self.flights.values().map(|f| &**f)),
+        };
         let mut out = Vec::new();
-        for flight in self.flights.values() {
+        for flight in flights {
             if !(matches(origin, &flight.origin) && matches(destination, &flight.destination)) {
                 continue;
             }
@@ -163,7 +287,7 @@ impl FlightDb {
                 pairs.push(vec![first.clone(), second]);
             }
         }
-        Ok(pyjson::dumps(&pairs))
+        Ok(Text::Owned(pyjson::dumps(&pairs)))
     }
 }
 
@@ -187,10 +311,13 @@ mod tests {
                 let (o, d) = (json!(origin), json!(destination));
                 let owned = db.search(&date, &o, &d, None).unwrap();
                 nonempty += usize::from(!owned.is_empty());
-                assert_eq!(
-                    db.search_direct(&o, &d, &date).unwrap(),
-                    crate::pyjson::dumps(&owned)
-                );
+                // The first call fills the route's store, the second reads it.
+                for _ in 0..2 {
+                    assert_eq!(
+                        db.search_direct(&o, &d, &date).unwrap(),
+                        crate::pyjson::dumps(&owned)
+                    );
+                }
             }
         }
         assert!(nonempty > 10, "{nonempty}");

@@ -11,9 +11,19 @@ use super::model::{
 };
 use crate::db::record_mut;
 use crate::py::{self, Number};
-use crate::pyjson;
+use crate::pyjson::{self, PyDump};
+use crate::table::Table;
+use crate::text::Text;
 
-type Out = Result<String, String>;
+type Out = Result<Text, String>;
+
+/// The stored text of the record at `key` (just written).
+fn shared<T: PyDump>(table: &Table<T>, key: &str) -> Out {
+    table
+        .text(key)
+        .map(Text::Shared)
+        .ok_or_else(|| "not found".to_string())
+}
 
 /// The original's frozen "now".
 pub const NOW: &str = "2024-05-15T15:00:00";
@@ -69,23 +79,23 @@ impl FlightDb {
             )
             .and_then(|a| self.book_reservation(a)),
             "calculate" => py::bind(q, ["expression"], args).and_then(|[e]| match e {
-                Value::String(s) => crate::calc::calculate(s),
+                Value::String(s) => crate::calc::calculate(s).map(Text::Owned),
                 other => Err(format!("'{}' object is not iterable", py::type_name(other))),
             }),
             "cancel_reservation" => {
                 py::bind(q, ["reservation_id"], args).and_then(|[r]| self.cancel_reservation(r))
             }
             "get_reservation_details" => py::bind(q, ["reservation_id"], args).and_then(|[r]| {
-                match Value::as_str(r).and_then(|k| self.reservations.dumps(k)) {
-                    Some(text) => Ok(text),
-                    None => self.reservation(r).map(pyjson::dumps),
+                match Value::as_str(r).and_then(|k| self.reservations.text(k)) {
+                    Some(text) => Ok(Text::Shared(text)),
+                    None => self.reservation(r).map(|r| Text::Owned(pyjson::dumps(r))),
                 }
             }),
             "get_user_details" => {
                 py::bind(q, ["user_id"], args).and_then(|[u]| {
-                    match Value::as_str(u).and_then(|k| self.users.dumps(k)) {
-                        Some(text) => Ok(text),
-                        None => self.user(u).map(pyjson::dumps),
+                    match Value::as_str(u).and_then(|k| self.users.text(k)) {
+                        Some(text) => Ok(Text::Shared(text)),
+                        None => self.user(u).map(|u| Text::Owned(pyjson::dumps(u))),
                     }
                 })
             }
@@ -97,7 +107,7 @@ impl FlightDb {
                         city: (*city).to_string(),
                     })
                     .collect();
-                pyjson::dumps(&list)
+                Text::Owned(pyjson::dumps(&list))
             }),
             "search_direct_flight" => py::bind(q, ["origin", "destination", "date"], args)
                 .and_then(|[o, d, date]| self.search_direct(o, d, date)),
@@ -106,7 +116,7 @@ impl FlightDb {
             "send_certificate" => py::bind(q, ["user_id", "amount"], args)
                 .and_then(|[u, amount]| self.send_certificate(u, amount)),
             "transfer_to_human_agents" => {
-                py::bind(q, ["summary"], args).map(|_| "Transfer successful".to_string())
+                py::bind(q, ["summary"], args).map(|_| Text::Static("Transfer successful"))
             }
             "update_reservation_baggages" => py::bind(
                 q,
@@ -128,7 +138,7 @@ impl FlightDb {
             "update_reservation_passengers" => py::bind(q, ["reservation_id", "passengers"], args)
                 .and_then(|[r, p]| self.update_passengers(r, p)),
             "get_flight_status" => py::bind(q, ["flight_number", "date"], args)
-                .and_then(|[f, d]| self.flight_instance(f, d).map(|s| s.status().to_string())),
+                .and_then(|[f, d]| self.flight_instance(f, d).map(|s| Text::Static(s.status()))),
             _ => return None,
         })
     }
@@ -313,15 +323,15 @@ impl FlightDb {
                 *seats -= n;
             }
         }
-        let out = pyjson::dumps(&reservation);
         self.reservations.insert(
             reservation_id.as_str().into(),
             std::sync::Arc::new(reservation),
         );
+        let out = shared(&self.reservations, &reservation_id);
         if let Some(user) = record_mut(&mut self.users, &user_id) {
             user.reservations.push(reservation_id);
         }
-        Ok(out)
+        out
     }
 
     fn cancel_reservation(&mut self, id: &Value) -> Out {
@@ -337,7 +347,7 @@ impl FlightDb {
             .collect();
         reservation.payment_history.extend(refunds);
         reservation.status = Some("cancelled".to_string());
-        Ok(pyjson::dumps(reservation))
+        shared(&self.reservations, &key)
     }
 
     fn send_certificate(&mut self, user_id: &Value, amount: &Value) -> Out {
@@ -359,11 +369,11 @@ impl FlightDb {
                         amount: value,
                     },
                 );
-                return Ok(format!(
+                return Ok(Text::Owned(format!(
                     "Certificate {payment_id} added to user {} with amount {}.",
                     py::py_str(user_id),
                     py::py_str(amount)
-                ));
+                )));
             }
         }
         Err("Too many certificates".to_string())
@@ -447,7 +457,7 @@ impl FlightDb {
         }
         reservation.total_baggages = total_bags.clone();
         reservation.nonfree_baggages = nonfree.clone();
-        Ok(pyjson::dumps(reservation))
+        shared(&self.reservations, &key)
     }
 
     fn update_flights(
@@ -519,7 +529,7 @@ impl FlightDb {
         }
         reservation.flights = new_flights;
         reservation.cabin = py::py_str(cabin);
-        Ok(pyjson::dumps(reservation))
+        shared(&self.reservations, &key)
     }
 
     fn update_passengers(&mut self, id: &Value, passengers: &Value) -> Out {
@@ -531,6 +541,6 @@ impl FlightDb {
         let key = reservation.reservation_id.clone();
         let reservation = record_mut(&mut self.reservations, &key).ok_or("not found")?;
         reservation.passengers = passengers;
-        Ok(pyjson::dumps(reservation))
+        shared(&self.reservations, &key)
     }
 }

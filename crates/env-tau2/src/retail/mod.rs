@@ -1,4 +1,5 @@
 //! The retail domain: database models and tools.
 
+mod lookup;
 pub mod model;
 mod tools;

@@ -6,9 +6,19 @@ use serde_json::Value;
 use super::model::{Order, OrderPayment, PaymentMethod, RetailDb, UserAddress, Variant};
 use crate::db::{PyNum, record_mut};
 use crate::py::{self, FieldError};
-use crate::pyjson::{self, py_round};
+use crate::pyjson::{self, PyDump, py_round};
+use crate::table::Table;
+use crate::text::Text;
 
-type Out = Result<String, String>;
+type Out = Result<Text, String>;
+
+/// The stored text of the record at `key` (just written).
+fn shared<T: PyDump>(table: &Table<T>, key: &str) -> Out {
+    table
+        .text(key)
+        .map(Text::Shared)
+        .ok_or_else(|| "not found".to_string())
+}
 
 const Q: &str = "RetailTools";
 
@@ -19,7 +29,7 @@ impl RetailDb {
         let q = |tool| py::Qualname(Q, tool);
         Some(match name {
             "calculate" => py::bind(q(name), ["expression"], args).and_then(|[e]| match e {
-                Value::String(s) => crate::calc::calculate(s),
+                Value::String(s) => crate::calc::calculate(s).map(Text::Owned),
                 other => Err(match other {
                     Value::Array(_) | Value::Object(_) => {
                         "'in <string>' requires string as left operand, not str".to_string()
@@ -39,38 +49,31 @@ impl RetailDb {
                 py::bind(q(name), ["first_name", "last_name", "zip"], args)
                     .and_then(|[f, l, z]| self.find_user_id_by_name_zip(f, l, z))
             }
-            "find_user_id_by_email" => py::bind(q(name), ["email"], args).and_then(|[e]| {
-                // `email.lower()` runs (and may raise) only when there is a user.
-                if self.users.is_empty() {
-                    return Err("User not found".to_string());
-                }
-                let wanted = py::lower(e)?;
-                self.users
-                    .iter()
-                    .find(|(_, u)| py::lower_eq(&u.email, &wanted))
-                    .map(|(id, _)| id.to_string())
-                    .ok_or_else(|| "User not found".to_string())
-            }),
+            "find_user_id_by_email" => {
+                py::bind(q(name), ["email"], args).and_then(|[e]| self.find_user_id_by_email(e))
+            }
             "get_order_details" => py::bind(q(name), ["order_id"], args).and_then(|[o]| {
-                match Value::as_str(o).and_then(|k| self.orders.dumps(k)) {
-                    Some(text) => Ok(text),
-                    None => self.order(o).map(pyjson::dumps),
+                match Value::as_str(o).and_then(|k| self.orders.text(k)) {
+                    Some(text) => Ok(Text::Shared(text)),
+                    None => self.order(o).map(|o| Text::Owned(pyjson::dumps(o))),
                 }
             }),
             "get_product_details" => py::bind(q(name), ["product_id"], args).and_then(|[p]| {
                 let id = py::key(p)?;
-                id.and_then(|id| self.products.dumps(id))
+                id.and_then(|id| self.products.text(id))
+                    .map(Text::Shared)
                     .ok_or_else(|| "Product not found".to_string())
             }),
             "get_item_details" => py::bind(q(name), ["item_id"], args).and_then(|[i]| {
                 let id = py::key(i)?;
                 id.and_then(|id| self.products.values().find_map(|p| p.variants.get(id)))
-                    .map(pyjson::dumps)
+                    .map(|v| Text::Owned(pyjson::dumps(v)))
                     .ok_or_else(|| "Item not found".to_string())
             }),
             "get_user_details" => py::bind(q(name), ["user_id"], args).and_then(|[u]| {
                 let id = py::key(u)?;
-                id.and_then(|id| self.users.dumps(id))
+                id.and_then(|id| self.users.text(id))
+                    .map(Text::Shared)
                     .ok_or_else(|| "User not found".to_string())
             }),
             "list_all_product_types" => py::bind(q(name), [], args).map(|[]| {
@@ -81,7 +84,7 @@ impl RetailDb {
                 // `json.dumps(..., sort_keys=True)` of a str -> str dict.
                 let object: serde_json::Map<String, Value> =
                     names.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-                pyjson::dumps_sorted(&Value::Object(object))
+                Text::Owned(pyjson::dumps_sorted(&Value::Object(object)))
             }),
             "modify_pending_order_address" => py::bind(
                 q(name),
@@ -97,9 +100,8 @@ impl RetailDb {
                 }
                 let address = user_address([a1, a2, c, s, co, z])?;
                 let id = order.order_id.clone();
-                let order = self.order_mut(&id)?;
-                order.address = address;
-                Ok(pyjson::dumps(order))
+                self.order_mut(&id)?.address = address;
+                shared(&self.orders, &id)
             }),
             "modify_pending_order_items" => py::bind(
                 q(name),
@@ -126,14 +128,14 @@ impl RetailDb {
                 let address = user_address([a1, a2, c, s, co, z])?;
                 let user = record_mut(&mut self.users, &id).ok_or("User not found")?;
                 user.address = address;
-                Ok(pyjson::dumps(user))
+                shared(&self.users, &id)
             }),
             "return_delivered_order_items" => {
                 py::bind(q(name), ["order_id", "item_ids", "payment_method_id"], args)
                     .and_then(|[o, i, p]| self.return_delivered_order_items(o, i, p))
             }
             "transfer_to_human_agents" => {
-                py::bind(q(name), ["summary"], args).map(|_| "Transfer successful".to_string())
+                py::bind(q(name), ["summary"], args).map(|_| Text::Static("Transfer successful"))
             }
             _ => return None,
         })
@@ -175,32 +177,6 @@ impl RetailDb {
             .ok_or_else(|| "Variant not found".to_string())
     }
 
-    fn find_user_id_by_name_zip(&self, first: &Value, last: &Value, zip: &Value) -> Out {
-        // Python lowercases the arguments per user, in the `and` chain's
-        // order: `first_name.lower()` raises at the first user,
-        // `last_name.lower()` only once a first name matched.
-        if self.users.is_empty() {
-            return Err("User not found".to_string());
-        }
-        let first = py::lower(first)?;
-        let mut last_lower: Option<String> = None;
-        for (id, user) in self.users.iter() {
-            if !py::lower_eq(&user.name.first_name, &first) {
-                continue;
-            }
-            let last = match &last_lower {
-                Some(l) => l,
-                None => last_lower.insert(py::lower(last)?),
-            };
-            if py::lower_eq(&user.name.last_name, last)
-                && matches!(zip, Value::String(z) if *z == user.address.zip)
-            {
-                return Ok(id.to_string());
-            }
-        }
-        Err("User not found".to_string())
-    }
-
     fn cancel_pending_order(&mut self, order_id: &Value, reason: &Value) -> Out {
         let order = self.order(order_id)?;
         if order.status != "pending" {
@@ -234,7 +210,7 @@ impl RetailDb {
         order.status = "cancelled".to_string();
         order.cancel_reason = Some(reason);
         order.payment_history.extend(refunds);
-        Ok(pyjson::dumps(order))
+        shared(&self.orders, &id)
     }
 
     fn exchange_delivered_order_items(
@@ -290,7 +266,7 @@ impl RetailDb {
         order.exchange_new_items = Some(sorted_new);
         order.exchange_payment_method_id = Some(pm);
         order.exchange_price_difference = Some(diff);
-        Ok(pyjson::dumps(order))
+        shared(&self.orders, &id)
     }
 
     fn modify_pending_order_items(
@@ -364,7 +340,7 @@ impl RetailDb {
             }
         }
         order.status = "pending (item modified)".to_string();
-        Ok(pyjson::dumps(order))
+        shared(&self.orders, &id)
     }
 
     fn modify_pending_order_payment(&mut self, order_id: &Value, pm: &Value) -> Out {
@@ -417,7 +393,8 @@ impl RetailDb {
         if old_is_gift {
             self.gift_card_add(&user_id, &old_pm, amount);
         }
-        Ok(pyjson::dumps(self.order_mut(&id)?))
+        self.order_mut(&id)?;
+        shared(&self.orders, &id)
     }
 
     fn return_delivered_order_items(
@@ -449,7 +426,7 @@ impl RetailDb {
         order.status = "return requested".to_string();
         order.return_items = Some(sorted);
         order.return_payment_method_id = Some(pm);
-        Ok(pyjson::dumps(order))
+        shared(&self.orders, &id)
     }
 }
 

@@ -110,7 +110,9 @@ pub struct RunArgs {
     /// Trials per task.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub trials: u32,
-    /// Override the harness file's step budget.
+    /// Most model turns per episode (default: the harness file's budget,
+    /// capped by the benchmark's own round limit where it has one, e.g.
+    /// AgentBench DB 5 and OS 8).
     #[arg(long)]
     pub max_steps: Option<usize>,
     /// Continue an interrupted run (same store) without redoing finished episodes.

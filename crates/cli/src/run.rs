@@ -169,8 +169,22 @@ async fn play(store: &Store, run_id: &str, config: &RunConfig, json_out: bool) -
     };
     let compiled = Arc::new(compiled);
     let harness = &compiled.harness;
+    // The step limit: --max-steps, else the harness's, capped by the
+    // benchmark's own round limit where it has one (a harness must not buy
+    // an agent more turns than the original allows).
+    let round_limit = factory
+        .info()
+        .config
+        .get("round_limit")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok());
+    let max_steps = config.max_steps.unwrap_or_else(|| {
+        round_limit.map_or(harness.runtime.max_steps, |limit| {
+            limit.min(harness.runtime.max_steps)
+        })
+    });
     let runtime = RuntimeConfig {
-        max_steps: config.max_steps.unwrap_or(harness.runtime.max_steps),
+        max_steps,
         max_blocked_per_step: harness.runtime.max_blocked_per_step,
         on_block_budget: match harness.runtime.on_block_budget {
             BlockBudgetPolicy::PassThrough => BlockPolicy::PassThrough,

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 
 use anyhow::{Context, Result};
+use lifeharness_core::ActionStats;
 use lifeharness_store::Store;
 
 use crate::cli::RunsCommand;
@@ -61,8 +62,18 @@ pub fn runs(command: RunsCommand) -> Result<()> {
             }
             let record = store.run(&run_id)?;
             let episodes = store.episodes(&run_id)?;
+            let mut actions = ActionStats::default();
+            for e in &episodes {
+                let trajectory = store.trajectory(&run_id, &e.episode_id)?;
+                actions.merge(&ActionStats::of(&trajectory.steps));
+            }
             if json {
-                let value = serde_json::json!({"run": record, "episodes": episodes});
+                let value = serde_json::json!({
+                    "run": record,
+                    "episodes": episodes,
+                    "actions": actions,
+                    "executable_fraction": actions.executable_fraction(),
+                });
                 println!("{value}");
                 return Ok(());
             }
@@ -85,6 +96,21 @@ pub fn runs(command: RunsCommand) -> Result<()> {
                     e.steps
                 );
             }
+            println!(
+                "actions: {} proposed in {} turns ({} format errors): {} tool calls, {} blocked, {} rewritten, \
+                 {} reached the environment, {} executable ({})",
+                actions.proposed,
+                actions.turns,
+                actions.format_errors,
+                actions.proposed_tool_calls,
+                actions.blocked,
+                actions.rewritten,
+                actions.executed_tool_calls,
+                actions.executable,
+                actions
+                    .executable_fraction()
+                    .map_or("n/a".into(), |f| format!("{:.1}% of proposed", f * 100.0))
+            );
         }
         RunsCommand::Export {
             run_id,

@@ -16,6 +16,7 @@ pub mod layer;
 pub mod message;
 pub mod model;
 pub mod sink;
+pub mod stats;
 pub mod tool;
 pub mod trajectory;
 
@@ -32,6 +33,7 @@ pub use layer::{
 pub use message::{Message, Role};
 pub use model::{ChatRequest, Model, ModelError, ModelErrorKind, ModelInfo, ModelTurn, Usage};
 pub use sink::{SinkError, TrajectorySink};
+pub use stats::ActionStats;
 pub use tool::{ParsedArgs, ToolCall, ToolSpec};
 pub use trajectory::{
     ActionRecord, EpisodeEnd, EpisodeHeader, ExitStatus, HarnessInfo, Step, TRAJECTORY_FORMAT,

@@ -194,9 +194,15 @@ impl AgentBenchFactory {
 impl EnvironmentFactory for AgentBenchFactory {
     fn info(&self) -> EnvInfo {
         let config = match &self.inner {
-            Inner::Db(_) => json!({"protocol": self.protocol, "backend": "sqlite"}),
+            // `round_limit`: the original's default number of agent turns
+            // (AgentBench DBBench 5, OS interaction 8); runs stop there
+            // unless told otherwise, so scores stay comparable.
+            Inner::Db(_) => {
+                json!({"protocol": self.protocol, "backend": "sqlite", "round_limit": 5})
+            }
             Inner::Os(shared) => json!({
                 "protocol": self.protocol,
+                "round_limit": 8,
                 "sandbox": "bubblewrap",
                 "disk_bytes": shared.config.disk_bytes,
                 "command_timeout_s": shared.config.command_timeout.as_secs(),

@@ -38,7 +38,9 @@ const GENERIC: &[(&str, &str)] = &[
         "\"{\" ( string \":\" value ( \",\" string \":\" value )* )? \"}\"",
     ),
     ("array", "\"[\" ( value ( \",\" value )* )? \"]\""),
-    ("string", "\"\\\"\" char* \"\\\"\""),
+    // Strings without a schema maxLength are capped: a weak model under the
+    // grammar otherwise never closes a quote and runs out of tokens.
+    ("string", "\"\\\"\" char{0,160} \"\\\"\""),
     (
         "char",
         "[^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )",

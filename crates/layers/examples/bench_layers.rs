@@ -5,6 +5,10 @@
 //! `cargo run --release -p lifeharness-layers --example bench_layers -- [RULES] [ROUNDS]`
 
 use std::sync::Arc;
+
+// The same allocator as the `lifeharness` binary, so the figures match what runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};

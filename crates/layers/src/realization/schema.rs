@@ -137,6 +137,9 @@ impl SchemaCache {
             return Ok(lines);
         }
         let validator = self.validator(tool)?;
+        if validator.is_valid(args) {
+            return Ok(lines);
+        }
         for error in validator.iter_errors(args).take(3) {
             let path = error.instance_path().to_string();
             let arg = path.trim_start_matches('/').replace('/', ".");

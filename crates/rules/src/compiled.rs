@@ -489,7 +489,7 @@ impl CompiledHarness {
         let base = data.scope(&self.functions, input);
         let mut lookups = Lookups::default();
         for p in rules {
-            let values = lookups.resolve(&base, &p.bind, input.state, bound);
+            let values = lookups.resolve(&base, &p.bind, Some(input.args), input.state, bound);
             let mut scope = base.child();
             for (name, value) in &values {
                 scope.set_json(name, value);
@@ -558,7 +558,7 @@ impl CompiledHarness {
         }
         let mut lookups = Lookups::default();
         for a in rules {
-            let values = lookups.resolve(&base, &a.bind, input.state, bound);
+            let values = lookups.resolve(&base, &a.bind, Some(input.args), input.state, bound);
             let mut scope = base.child();
             for (name, value) in &values {
                 scope.set_json(name, value);
@@ -873,6 +873,7 @@ impl Lookups {
         &mut self,
         scope: &Scope<'_, '_>,
         bindings: &'b [Binding],
+        args: Option<&Value>,
         state: Option<&dyn StateView>,
         bound: Option<&BTreeMap<String, Value>>,
     ) -> Vec<(&'b str, Arc<Value>)> {
@@ -885,7 +886,7 @@ impl Lookups {
                     // argument the call lacks) addresses nothing: the name is
                     // bound to null, and the rule's `when`/`require` decide
                     // what that means.
-                    None => match b.path.resolve(scope) {
+                    None => match b.path.resolve_with_args(scope, args) {
                         Ok(path) => match self.0.iter().find(|(p, _)| *p == path) {
                             Some((_, value)) => Arc::clone(value),
                             None => {

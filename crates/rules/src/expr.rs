@@ -29,6 +29,9 @@ pub struct Expr {
     source: String,
     program: Arc<Program>,
     variables: BTreeSet<String>,
+    /// `args.a.b` written as a plain member path: the keys after `args`,
+    /// which a path template can read from the arguments without CEL.
+    args_path: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for Expr {
@@ -52,10 +55,21 @@ impl Expr {
             .into_iter()
             .map(str::to_string)
             .collect();
+        let trimmed = source.trim();
+        let keys: Vec<&str> = trimmed.split('.').collect();
+        let plain = |k: &str| {
+            k.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let args_path = (keys.len() > 1 && keys[0] == "args" && keys[1..].iter().all(|k| plain(k)))
+            .then(|| keys[1..].iter().map(|k| (*k).to_string()).collect());
         Ok(Self {
             source: source.to_string(),
             program: Arc::new(program),
             variables,
+            args_path,
         })
     }
 
@@ -362,11 +376,40 @@ impl Template {
 
     /// Renders in `scope`.
     pub fn render(&self, scope: &Scope<'_, '_>) -> Result<String, String> {
+        self.render_with_args(scope, None)
+    }
+
+    /// Renders in `scope`; a placeholder that is a plain `args.…` path to a
+    /// string or an integer is read from `args` directly (the same text CEL
+    /// would give, without evaluating it).
+    pub fn render_with_args(
+        &self,
+        scope: &Scope<'_, '_>,
+        args: Option<&serde_json::Value>,
+    ) -> Result<String, String> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Expr(e) => out.push_str(&display(&e.eval(scope)?)),
+                Part::Expr(e) => {
+                    let direct = e
+                        .args_path
+                        .as_ref()
+                        .zip(args)
+                        .and_then(|(keys, args)| {
+                            keys.iter()
+                                .try_fold(args, |node, key| node.get(key.as_str()))
+                        })
+                        .and_then(|v| match v {
+                            serde_json::Value::String(s) => Some(s.clone()),
+                            serde_json::Value::Number(n) => n.as_i64().map(|i| i.to_string()),
+                            _ => None,
+                        });
+                    match direct {
+                        Some(text) => out.push_str(&text),
+                        None => out.push_str(&display(&e.eval(scope)?)),
+                    }
+                }
             }
         }
         Ok(out)
@@ -399,7 +442,20 @@ impl StatePath {
 
     /// The concrete segments in `scope`.
     pub fn resolve(&self, scope: &Scope<'_, '_>) -> Result<Vec<String>, String> {
-        self.segments.iter().map(|s| s.render(scope)).collect()
+        self.resolve_with_args(scope, None)
+    }
+
+    /// The concrete segments in `scope`, reading plain `args.…` placeholders
+    /// from `args` directly.
+    pub fn resolve_with_args(
+        &self,
+        scope: &Scope<'_, '_>,
+        args: Option<&serde_json::Value>,
+    ) -> Result<Vec<String>, String> {
+        self.segments
+            .iter()
+            .map(|s| s.render_with_args(scope, args))
+            .collect()
     }
 }
 
@@ -416,6 +472,29 @@ mod tests {
         );
         s.set("order", to_cel(&json!({"status": "pending", "items": [{"item_id": "a", "price": 10.5}, {"item_id": "b", "price": 2}]})));
         s
+    }
+
+    #[test]
+    fn plain_args_paths_render_like_cel() {
+        let f = Functions::new().unwrap();
+        let args = json!({"order_id": "#W1", "n": 2, "x": 1.5, "o": {"k": "v"}});
+        let mut s = Scope::new(&f);
+        s.set_json("args", &args);
+        for src in [
+            "orders/{args.order_id}/{args.n}/{args.o.k}",
+            "x/{args.x}",
+            "{args.o}",
+            "{ args.order_id }",
+        ] {
+            let path = StatePath::compile(src).unwrap();
+            assert_eq!(
+                path.resolve_with_args(&s, Some(&args)).unwrap(),
+                path.resolve(&s).unwrap(),
+                "{src}"
+            );
+        }
+        let missing = StatePath::compile("orders/{args.nope}").unwrap();
+        assert!(missing.resolve_with_args(&s, Some(&args)).is_err());
     }
 
     #[test]

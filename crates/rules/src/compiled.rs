@@ -100,7 +100,6 @@ struct Precondition {
     require: Expr,
     message: Template,
     kind: FailureKind,
-    uses_history: bool,
     reads: Reads,
 }
 
@@ -110,7 +109,6 @@ struct Annotation {
     bind: Vec<Binding>,
     when: Option<Expr>,
     note: Template,
-    uses_history: bool,
     reads: Reads,
 }
 
@@ -277,7 +275,6 @@ impl CompiledHarness {
                     || message.uses(name)
                     || bind.iter().any(|b| b.path.uses(name))
             });
-            let uses_history = reads.has(Reads::HISTORY);
             preconditions.push(Precondition {
                 id: p.id.clone(),
                 tools: p.tools.clone(),
@@ -286,7 +283,6 @@ impl CompiledHarness {
                 require,
                 message,
                 kind: kind_of(p.kind),
-                uses_history,
                 reads,
             });
         }
@@ -303,14 +299,12 @@ impl CompiledHarness {
                     || when.as_ref().is_some_and(|w| w.uses(name))
                     || bind.iter().any(|b| b.path.uses(name))
             });
-            let uses_history = reads.has(Reads::HISTORY);
             annotations.push(Annotation {
                 id: a.id.clone(),
                 tools: a.tools.clone(),
                 bind,
                 when,
                 note,
-                uses_history,
                 reads,
             });
         }
@@ -334,14 +328,7 @@ impl CompiledHarness {
         self.ordering
             .iter()
             .any(|o| o.tools.iter().any(|t| t == tool))
-            || self
-                .preconditions
-                .iter()
-                .any(|p| p.uses_history && applies(&p.tools, tool))
-            || self
-                .annotations
-                .iter()
-                .any(|a| a.uses_history && applies(&a.tools, tool))
+            || self.needs_history_results(tool)
     }
 
     /// Whether judging or annotating a call to `tool` reads the results of
@@ -349,18 +336,15 @@ impl CompiledHarness {
     pub fn needs_history_results(&self, tool: &str) -> bool {
         self.preconditions
             .iter()
-            .any(|p| p.uses_history && applies(&p.tools, tool))
-            || self
-                .annotations
-                .iter()
-                .any(|a| a.uses_history && applies(&a.tools, tool))
+            .any(|p| p.reads.has(Reads::HISTORY) && applies(&p.tools, tool))
+            || self.annotations_need_history(tool)
     }
 
     /// Whether an annotation that applies to `tool` reads earlier calls.
     pub fn annotations_need_history(&self, tool: &str) -> bool {
         self.annotations
             .iter()
-            .any(|a| a.uses_history && applies(&a.tools, tool))
+            .any(|a| a.reads.has(Reads::HISTORY) && applies(&a.tools, tool))
     }
 
     /// Whether any annotation applies to `tool`.

@@ -112,16 +112,9 @@ fn run(
                 params,
                 reply,
             } => {
-                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let result = guarded(&mut engine, &session, |engine| {
                     let tokens = engine.tokenize(&text);
                     engine.generate(&session, &tokens, &params)
-                }))
-                .unwrap_or_else(|_| {
-                    engine.end(&session);
-                    Err(ModelError::new(
-                        ModelErrorKind::Internal,
-                        "the embedded engine panicked",
-                    ))
                 });
                 let _ = reply.send(result);
             }
@@ -131,22 +124,31 @@ fn run(
                 params,
                 reply,
             } => {
-                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let result = guarded(&mut engine, &session, |engine| {
                     let text = render(&model, &style, &messages)?;
                     let tokens = engine.tokenize(&text);
                     engine.generate(&session, &tokens, &params)
-                }))
-                .unwrap_or_else(|_| {
-                    engine.end(&session);
-                    Err(ModelError::new(
-                        ModelErrorKind::Internal,
-                        "the embedded engine panicked",
-                    ))
                 });
                 let _ = reply.send(result);
             }
         }
     }
+}
+
+/// Runs one job on `engine`; a panic inside it drops the session's cache and
+/// becomes an internal error instead of killing the worker.
+fn guarded<T>(
+    engine: &mut Engine<'_>,
+    session: &str,
+    job: impl FnOnce(&mut Engine<'_>) -> Result<T, ModelError>,
+) -> Result<T, ModelError> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| job(engine))).unwrap_or_else(|_| {
+        engine.end(session);
+        Err(ModelError::new(
+            ModelErrorKind::Internal,
+            "the embedded engine panicked",
+        ))
+    })
 }
 
 /// The prompt text for `messages` in `style`.

@@ -1,5 +1,7 @@
 //! Actions the runtime sends to an environment, and what comes back.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::tool::ToolCall;
@@ -64,8 +66,9 @@ pub enum ObservationSource {
 pub struct Observation {
     /// The origin of the text.
     pub source: ObservationSource,
-    /// The text exactly as the environment produced it.
-    pub content: String,
+    /// The text exactly as the environment produced it (shared, so an
+    /// environment that keeps its result texts hands out a pointer, not a copy).
+    pub content: Arc<str>,
     /// Whether the environment reports an error (e.g. a tool raised).
     #[serde(default)]
     pub is_error: bool,
@@ -76,7 +79,7 @@ pub struct Observation {
 
 impl Observation {
     /// A tool result.
-    pub fn tool(call: &ToolCall, content: impl Into<String>, is_error: bool) -> Self {
+    pub fn tool(call: &ToolCall, content: impl Into<Arc<str>>, is_error: bool) -> Self {
         Self {
             source: ObservationSource::Tool {
                 call_id: call.id.clone(),
@@ -89,7 +92,7 @@ impl Observation {
     }
 
     /// A user reply.
-    pub fn user(content: impl Into<String>) -> Self {
+    pub fn user(content: impl Into<Arc<str>>) -> Self {
         Self {
             source: ObservationSource::User,
             content: content.into(),
@@ -99,7 +102,7 @@ impl Observation {
     }
 
     /// An environment notice.
-    pub fn environment(content: impl Into<String>) -> Self {
+    pub fn environment(content: impl Into<Arc<str>>) -> Self {
         Self {
             source: ObservationSource::Environment,
             content: content.into(),
@@ -111,9 +114,9 @@ impl Observation {
     /// The text the model sees: the content with the harness notes appended.
     pub fn rendered(&self) -> String {
         if self.notes.is_empty() {
-            return self.content.clone();
+            return self.content.to_string();
         }
-        let mut out = self.content.clone();
+        let mut out = self.content.to_string();
         for note in &self.notes {
             out.push_str("\n[harness note] ");
             out.push_str(note);

@@ -45,7 +45,7 @@ async fn run_once<F: EnvironmentFactory + ?Sized>(
         }
         let outcome = env.step(action).await.map_err(|e| e.to_string())?;
         done = outcome.done;
-        observations.push(outcome.observation.content);
+        observations.push(outcome.observation.content.to_string());
     }
     if !done {
         env.step(&Action::Finish { reason: None })

@@ -11,6 +11,10 @@
 
 use std::path::Path;
 
+// The same allocator as the `lifeharness` binary, so the figures match what runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use lifeharness_env_tau2::bench::{
     compare, comparison_table, measure, memory_per_episode, python_figures, reference,
 };

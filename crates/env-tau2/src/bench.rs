@@ -41,6 +41,9 @@ pub struct BenchFigures {
     pub db_hash_scratch_ms: f64,
     /// Number of samples behind each median.
     pub samples: usize,
+    /// Median time (ms) and number of calls of each tool, for finding
+    /// where the tool-call time goes.
+    pub tool_call_ms_by_tool: std::collections::BTreeMap<String, (f64, usize)>,
 }
 
 /// Runs a future that never waits (ticket-mode episodes do not).
@@ -81,6 +84,7 @@ pub fn measure(factory: &Tau2Factory, rounds: usize) -> BenchFigures {
         .collect();
     let (mut calls, mut setups, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
     let (mut fresh, mut scratch) = (Vec::new(), Vec::new());
+    let mut by_tool: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for _ in 0..rounds.max(1) {
         for (task, parsed) in &parsed {
             let actions = to_actions(&gold_actions(parsed));
@@ -97,10 +101,15 @@ pub fn measure(factory: &Tau2Factory, rounds: usize) -> BenchFigures {
             let start = Instant::now();
             let _ = concrete.db_hash();
             fresh.push(ms(start));
-            for action in actions.iter().filter(|a| matches!(a, Action::ToolCall(_))) {
+            for action in &actions {
+                let Action::ToolCall(call) = action else {
+                    continue;
+                };
                 let start = Instant::now();
                 let _ = block_on(concrete.step(action));
-                calls.push(ms(start));
+                let took = ms(start);
+                calls.push(took);
+                by_tool.entry(call.name.clone()).or_default().push(took);
             }
             let start = Instant::now();
             let _ = concrete.db_hash();
@@ -133,6 +142,13 @@ pub fn measure(factory: &Tau2Factory, rounds: usize) -> BenchFigures {
         db_hash_fresh_ms: median(fresh),
         db_hash_scratch_ms: median(scratch),
         samples: calls.len(),
+        tool_call_ms_by_tool: by_tool
+            .into_iter()
+            .map(|(name, times)| {
+                let n = times.len();
+                (name, (median(times), n))
+            })
+            .collect(),
     }
 }
 

@@ -114,7 +114,7 @@ impl Environment for Tau2Env {
         let mut episode = Episode {
             task: parsed,
             db,
-            turns: Vec::new(),
+            turns: Vec::with_capacity(16),
             simulator: None,
             tool_errors: 0,
             writes: 0,
@@ -160,9 +160,10 @@ impl Environment for Tau2Env {
         match action {
             Action::ToolCall(call) => {
                 let (result, args) = match &call.arguments {
-                    ParsedArgs::Json(args) => {
-                        (ep.db.call(&call.name, args), Some(args.to_string()))
-                    }
+                    ParsedArgs::Json(args) => (
+                        ep.db.call(&call.name, args),
+                        serde_json::to_string(args).ok(),
+                    ),
                     ParsedArgs::Error(e) => (
                         crate::domain::ToolResult {
                             content: Text::Owned(format!(
@@ -173,13 +174,13 @@ impl Environment for Tau2Env {
                         None,
                     ),
                 };
-                // The observation gets a copy; the trajectory keeps the text
-                // (shared texts are not copied).
-                let content = result.content.to_string();
+                // The observation and the trajectory share one text (a
+                // record's stored text is not copied at all).
+                let content: Arc<str> = result.content.into();
                 ep.turns.push(Turn::Tool {
                     name: call.name.clone(),
                     arguments: args,
-                    result: result.content,
+                    result: Text::Shared(content.clone()),
                 });
                 if result.is_error {
                     ep.tool_errors += 1;

@@ -141,7 +141,7 @@ impl Tau2Factory {
                 break;
             }
             let outcome = env.step(&action).await?;
-            observations.push(outcome.observation.content);
+            observations.push(outcome.observation.content.to_string());
             errors.push(outcome.observation.is_error);
         }
         if env.termination().is_none() {

@@ -23,12 +23,16 @@ use serde::{Deserialize, Deserializer};
 
 use crate::pyjson::{self, PyDump, PyWriter};
 
-/// A fast hasher for the short ids of the tables (FxHash's mixing; the ids
-/// come from the data, so flooding is not a concern).
+/// A fast hasher for the short ids of the tables (FxHash's mixing, then a
+/// folded multiply so that the low bits, which pick the bucket, depend on
+/// every byte: ids such as `HAT001`..`HAT299` share their first bytes and
+/// would otherwise all land in one bucket group; the ids come from the
+/// data, so flooding is not a concern).
 #[derive(Default, Clone, Copy)]
 pub struct IdHasher(u64);
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+const FOLD: u64 = 0x9e_37_79_b9_7f_4a_7c_15;
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -55,7 +59,8 @@ impl Hasher for IdHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        let full = u128::from(self.0) * u128::from(FOLD);
+        (full as u64) ^ ((full >> 64) as u64)
     }
 }
 
@@ -436,6 +441,20 @@ mod tests {
 
     fn table(n: usize) -> Table<String> {
         Table::from_entries((0..n).map(|i| (Arc::from(format!("k{i}")), Arc::new(format!("v{i}")))))
+    }
+
+    #[test]
+    fn ids_with_a_shared_prefix_spread_over_the_low_bits() {
+        use std::hash::BuildHasher;
+        let build = IdBuild::default();
+        for prefix in ["HAT", "#W", "2024-05-"] {
+            let buckets: std::collections::HashSet<u64> = (0..300)
+                .map(|i| build.hash_one(format!("{prefix}{i:03}")) & 511)
+                .collect();
+            // 300 ids in 512 buckets: about 225 distinct when the low bits
+            // are uniform; a prefix-only hash gives a handful.
+            assert!(buckets.len() > 180, "{prefix}: {} buckets", buckets.len());
+        }
     }
 
     fn entries(t: &Table<String>) -> Vec<(String, String)> {

@@ -75,6 +75,17 @@ impl From<Arc<str>> for Text {
     }
 }
 
+impl From<Text> for Arc<str> {
+    /// Shares a shared text; makes one copy of any other.
+    fn from(text: Text) -> Self {
+        match text {
+            Text::Shared(text) => text,
+            Text::Owned(text) => Self::from(text),
+            Text::Static(text) => Self::from(text),
+        }
+    }
+}
+
 impl From<Text> for String {
     fn from(text: Text) -> Self {
         text.into_string()

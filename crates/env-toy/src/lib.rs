@@ -325,11 +325,11 @@ mod tests {
         env.reset(task, 0).await.unwrap();
         let bad = ToolCall::from_raw("c", "get", r#"{"key":"missing"}"#);
         let out = env.step(&Action::ToolCall(bad)).await.unwrap();
-        assert_eq!(out.observation.content, "Error: key 'missing' not found");
+        assert_eq!(&*out.observation.content, "Error: key 'missing' not found");
         assert!(out.observation.is_error);
         let unknown = ToolCall::from_raw("c", "fly", "{}");
         let out = env.step(&Action::ToolCall(unknown)).await.unwrap();
-        assert_eq!(out.observation.content, "Error: unknown tool 'fly'");
+        assert_eq!(&*out.observation.content, "Error: unknown tool 'fly'");
         let submit = ToolCall::from_raw("c", "submit", "{}");
         assert!(env.step(&Action::ToolCall(submit)).await.unwrap().done);
         assert_eq!(env.score().await.unwrap().value, Some(0.0));

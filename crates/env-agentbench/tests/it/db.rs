@@ -48,7 +48,7 @@ async fn text_protocol_and_wrong_answers() {
         .step(&Action::Message { content: op.into() })
         .await
         .expect("step");
-    assert_eq!(out.observation.content, "[('Women +60kg Bronze',)]");
+    assert_eq!(&*out.observation.content, "[('Women +60kg Bronze',)]");
     let answer = "Action: Answer\nFinal Answer: [\"Women +60kg Bronze\"]";
     assert!(
         env.step(&Action::Message {
@@ -104,7 +104,7 @@ async fn text_protocol_and_wrong_answers() {
         .await
         .expect("step");
     assert_eq!(
-        unknown.observation.content,
+        &*unknown.observation.content,
         "Invalid function call. Please call a tool instead."
     );
     env.step(&Action::ToolCall(ToolCall::from_value(

@@ -58,7 +58,7 @@ async fn ticket_mode_transfer_ends_the_episode() {
         serde_json::json!({"summary": "s"}),
     );
     let out = env.step(&Action::ToolCall(call)).await.unwrap();
-    assert_eq!(out.observation.content, "Transfer successful");
+    assert_eq!(&*out.observation.content, "Transfer successful");
     assert!(out.done);
 }
 

@@ -131,7 +131,7 @@ async fn block_budget_passes_through_when_spent() {
     assert!(steps[1].actions[0].executed.is_none());
     let third = &steps[2].actions[0];
     assert_eq!(
-        third.observation.as_ref().unwrap().content,
+        &*third.observation.as_ref().unwrap().content,
         "Error: key 'color' not found"
     );
     assert!(

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::expr::{Expr, Functions, Scope, StatePath, Template};
 use crate::harness::{Harness, HarnessError};
+use crate::lazy::Json;
 use crate::spec::{ArgFormat, Expect, RuleExample, RuleKind};
 
 /// An earlier executed call, as rules see it (borrowed from the episode's
@@ -531,7 +532,11 @@ impl CompiledHarness {
             return Ok(notes);
         }
         let reads = rules.iter().fold(Reads::default(), |r, a| r.union(a.reads));
-        let result = reads.has(Reads::RESULT).then(|| parse_result(output));
+        // Parsed into a light tree over `output`, whose objects convert a
+        // field only when a rule reads it (see `crate::lazy`).
+        let result = reads
+            .has(Reads::RESULT)
+            .then(|| Json::parse(output).unwrap_or(Json::Str(Cow::Borrowed(output))));
         let data = CallData::new(input, reads, result);
         let mut base = data.scope(&self.functions, input);
         if reads.has(Reads::OK) {
@@ -784,15 +789,15 @@ impl Reads {
 /// The JSON that every rule judging one call reads, owned for the call so
 /// that scopes can borrow it: the task, the history (built only when a rule
 /// reads it) and the parsed result (annotations).
-struct CallData {
+struct CallData<'o> {
     reads: Reads,
     task: Value,
     history: Value,
-    result: Option<Value>,
+    result: Option<Json<'o>>,
 }
 
-impl CallData {
-    fn new(input: &CallInput<'_>, reads: Reads, result: Option<Value>) -> Self {
+impl<'o> CallData<'o> {
+    fn new(input: &CallInput<'_>, reads: Reads, result: Option<Json<'o>>) -> Self {
         let history = if reads.has(Reads::HISTORY) {
             Value::Array(
                 input
@@ -839,7 +844,7 @@ impl CallData {
         if let Some(result) = &self.result
             && reads.has(Reads::RESULT)
         {
-            scope.set_json("result", result);
+            scope.set_lazy("result", result);
         }
         scope
     }
@@ -861,35 +866,52 @@ impl Lookups {
         state: Option<&dyn StateView>,
         bound: Option<&BTreeMap<String, Value>>,
     ) -> Vec<(&'b str, Arc<Value>)> {
-        bindings
-            .iter()
-            .map(|b| {
-                let value = match bound {
-                    Some(map) => Arc::new(map.get(&b.name).cloned().unwrap_or(Value::Null)),
+        let mut out: Vec<(&'b str, Arc<Value>)> = Vec::with_capacity(bindings.len());
+        for b in bindings {
+            let value = match bound {
+                Some(map) => Arc::new(map.get(&b.name).cloned().unwrap_or(Value::Null)),
+                None => {
+                    // A path may read the rule's earlier bindings
+                    // (`products/{order.items[0].product_id}`): it is
+                    // rendered in a scope that has them.
+                    let path = if out.iter().any(|(name, _)| b.path.uses(name)) {
+                        let mut with_earlier = scope.child();
+                        for (name, value) in &out {
+                            with_earlier.set_json(name, value);
+                        }
+                        b.path.resolve_with_args(&with_earlier, args)
+                    } else {
+                        b.path.resolve_with_args(scope, args)
+                    };
                     // A path whose placeholders cannot be evaluated (an
                     // argument the call lacks) addresses nothing: the name is
                     // bound to null, and the rule's `when`/`require` decide
                     // what that means.
-                    None => match b.path.resolve_with_args(scope, args) {
-                        Ok(path) => match self.0.iter().find(|(p, _)| *p == path) {
-                            Some((_, value)) => Arc::clone(value),
-                            None => {
-                                let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-                                let value = Arc::new(
-                                    state
-                                        .and_then(|s| s.lookup(&segments))
-                                        .unwrap_or(Value::Null),
-                                );
-                                self.0.push((path, Arc::clone(&value)));
-                                value
-                            }
-                        },
+                    match path {
+                        Ok(path) => self.lookup(path, state),
                         Err(_) => Arc::new(Value::Null),
-                    },
-                };
-                (b.name.as_str(), value)
-            })
-            .collect()
+                    }
+                }
+            };
+            out.push((b.name.as_str(), value));
+        }
+        out
+    }
+
+    /// The state record at `path` (null when there is none), looked up once
+    /// per call.
+    fn lookup(&mut self, path: Vec<String>, state: Option<&dyn StateView>) -> Arc<Value> {
+        if let Some((_, value)) = self.0.iter().find(|(p, _)| *p == path) {
+            return Arc::clone(value);
+        }
+        let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+        let value = Arc::new(
+            state
+                .and_then(|s| s.lookup(&segments))
+                .unwrap_or(Value::Null),
+        );
+        self.0.push((path, Arc::clone(&value)));
+        value
     }
 }
 

@@ -17,11 +17,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use cel::common::types::Kind;
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString,
 };
 use cel::common::value::Val;
-use cel::{Context, Program, Value};
+use cel::{Context, ExecutionError, FunctionContext, Program, Value};
 
 /// A compiled CEL expression.
 #[derive(Clone)]
@@ -85,8 +86,8 @@ impl Expr {
 
     /// Evaluates in `scope`.
     pub fn eval(&self, scope: &Scope<'_, '_>) -> Result<Value, String> {
-        self.program
-            .execute(&scope.context)
+        Value::resolve_val(self.program.expression(), &scope.context)
+            .and_then(|v| to_value(v.as_ref()))
             .map_err(|e| format!("expression `{}` failed: {e}", self.source))
     }
 
@@ -154,9 +155,22 @@ impl Functions {
             list_of(out)
         })
         .map_err(add)?;
-        root.add_function("keys_of", |m: Value| match m {
-            Value::Map(m) => list_of(m.map.keys().map(|k| Value::from(k.clone()))),
-            _ => list_of([]),
+        root.add_function("keys_of", |ftx: &FunctionContext| {
+            let Some(map) = ftx.args.first() else {
+                return Err(ExecutionError::invalid_argument_count(1, 0));
+            };
+            let map = map.as_ref();
+            if map.get_type().kind() != Kind::Map {
+                return Ok(list_of([]));
+            }
+            let mut keys = Vec::new();
+            if let Some(iterable) = map.as_iterable() {
+                let mut iter = iterable.iter();
+                while let Some(key) = iter.next() {
+                    keys.push(to_value(key)?);
+                }
+            }
+            Ok(list_of(keys))
         })
         .map_err(add)?;
         root.add_function("sum", |l: Arc<Vec<Value>>| {
@@ -215,6 +229,12 @@ impl<'p, 'v> Scope<'p, 'v> {
         self.context.add_variable_as_val(name, json_to_val(value));
     }
 
+    /// Binds `name` to a parsed tool result, its objects read lazily.
+    pub fn set_lazy(&mut self, name: &str, value: &'v crate::lazy::Json<'v>) {
+        self.context
+            .add_variable_as_val(name, crate::lazy::to_val(value));
+    }
+
     /// Binds `name` to a string, borrowed.
     pub fn set_str(&mut self, name: &str, value: &'v str) {
         self.context
@@ -224,6 +244,48 @@ impl<'p, 'v> Scope<'p, 'v> {
     /// Whether `name` is bound here or in a parent scope.
     pub fn has(&self, name: &str) -> bool {
         self.context.get_variable(name).is_some()
+    }
+}
+
+/// A CEL value as a [`Value`]; maps and lists that are not CEL's own (a
+/// [`crate::lazy::LazyMap`]) are read through their keys and elements.
+pub fn to_value(v: &dyn Val) -> Result<Value, ExecutionError> {
+    let direct = Value::try_from(v);
+    if direct.is_ok() {
+        return direct;
+    }
+    match v.get_type().kind() {
+        Kind::Map => {
+            let (Some(iterable), Some(indexer)) = (v.as_iterable(), v.as_indexer()) else {
+                return direct;
+            };
+            let mut entries = std::collections::HashMap::new();
+            let mut keys = iterable.iter();
+            while let Some(key) = keys.next() {
+                let value = to_value(indexer.get(key)?.as_ref())?;
+                let key = match to_value(key)? {
+                    Value::String(s) => cel::objects::Key::String(s),
+                    Value::Int(i) => cel::objects::Key::Int(i),
+                    Value::UInt(u) => cel::objects::Key::Uint(u),
+                    Value::Bool(b) => cel::objects::Key::Bool(b),
+                    _ => return direct,
+                };
+                entries.insert(key, value);
+            }
+            Ok(Value::Map(cel::objects::Map::from(entries)))
+        }
+        Kind::List => {
+            let Some(iterable) = v.as_iterable() else {
+                return direct;
+            };
+            let mut items = Vec::new();
+            let mut iter = iterable.iter();
+            while let Some(item) = iter.next() {
+                items.push(to_value(item)?);
+            }
+            Ok(list_of(items))
+        }
+        _ => direct,
     }
 }
 

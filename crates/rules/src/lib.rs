@@ -7,6 +7,7 @@
 pub mod compiled;
 pub mod expr;
 pub mod harness;
+pub mod lazy;
 pub mod spec;
 
 pub use compiled::{CallInput, CompiledHarness, PastCall, Violation, parse_result};

@@ -396,6 +396,36 @@ fn replay_tau2_gold_and_action_files() {
 }
 
 #[test]
+fn shipped_tau2_harnesses_block_no_gold_action() {
+    for env in ["tau2-retail", "tau2-airline"] {
+        let harness = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../harnesses")
+            .join(format!("{env}.toml"));
+        let out = run(&[
+            "audit",
+            "--harness",
+            harness.to_str().unwrap(),
+            "--gold",
+            "--env",
+            env,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        let summary = &report["summary"];
+        assert!(
+            summary["actions"].as_u64().unwrap() > 100,
+            "{env}: {summary}"
+        );
+        assert_eq!(summary["blocked"], 0, "{env}: {summary}");
+        assert!(
+            summary["annotated"].as_u64().unwrap() > 0,
+            "{env}: {summary}"
+        );
+    }
+}
+
+#[test]
 fn audit_gold_blocks_no_reference_action_and_audits_trajectories() {
     let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/toy-harness.toml");
     let harness = harness.to_str().unwrap();

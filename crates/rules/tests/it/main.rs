@@ -343,3 +343,54 @@ message = "unknown order"
         .unwrap();
     assert_eq!(v.map(|v| v.message).as_deref(), Some("unknown order"));
 }
+
+#[test]
+fn regression_a_binding_path_reads_the_rules_earlier_bindings() {
+    // Found by `audit --gold` on the shipped retail harness: every binding
+    // path was rendered in the call's scope, so `products/{order...}` did not
+    // see `order` and the rule blocked all 74 gold item exchanges.
+    let text = r#"
+format_version = 1
+name = "t"
+
+[[realization.rules]]
+id = "same-product"
+tools = ["exchange_delivered_order_items"]
+when = "order != null"
+require = "product != null && args.new_item_id in product.variants"
+message = "{args.new_item_id} is not a variant of the product"
+
+[realization.rules.bind]
+order = "orders/{args.order_id}"
+product = "products/{order != null ? order.items[0].product_id : '-'}"
+"#;
+    let h = Harness::compile_toml(text, "t.toml").unwrap();
+    let state = JsonState(json!({
+        "orders": {"#W1": {"items": [{"item_id": "1", "product_id": "p1"}]}},
+        "products": {"p1": {"variants": {"2": {"available": true}}}},
+    }));
+    let ok = json!({"order_id": "#W1", "new_item_id": "2"});
+    assert_eq!(
+        h.check_preconditions(&input(
+            "exchange_delivered_order_items",
+            &ok,
+            &[],
+            Some(&state)
+        ))
+        .unwrap(),
+        None
+    );
+    let wrong = json!({"order_id": "#W1", "new_item_id": "3"});
+    let v = h
+        .check_preconditions(&input(
+            "exchange_delivered_order_items",
+            &wrong,
+            &[],
+            Some(&state),
+        ))
+        .unwrap();
+    assert_eq!(
+        v.map(|v| v.message).as_deref(),
+        Some("3 is not a variant of the product")
+    );
+}

@@ -42,6 +42,9 @@ struct Episode {
     /// Successful calls of write tools (the `state_version`).
     writes: u64,
     termination: Option<Termination>,
+    /// Whether the reward reads the calls' arguments (an `ACTION` basis);
+    /// otherwise the turns keep only names and results.
+    keep_arguments: bool,
 }
 
 impl Tau2Env {
@@ -111,7 +114,12 @@ impl Environment for Tau2Env {
         db.apply_initial_state(parsed.initial_state.as_ref())
             .map_err(|e| EnvError::BadTask(format!("task {}: {e}", task.id)))?;
         let scenario = parsed.user_scenario.to_string();
+        let keep_arguments = parsed
+            .evaluation_criteria
+            .as_ref()
+            .is_some_and(|c| c.reward_basis.iter().any(|b| b == "ACTION"));
         let mut episode = Episode {
+            keep_arguments,
             task: parsed,
             db,
             turns: Vec::with_capacity(16),
@@ -162,7 +170,9 @@ impl Environment for Tau2Env {
                 let (result, args) = match &call.arguments {
                     ParsedArgs::Json(args) => (
                         ep.db.call(&call.name, args),
-                        serde_json::to_string(args).ok(),
+                        ep.keep_arguments
+                            .then(|| serde_json::to_string(args).ok())
+                            .flatten(),
                     ),
                     ParsedArgs::Error(e) => (
                         crate::domain::ToolResult {

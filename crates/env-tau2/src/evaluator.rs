@@ -30,8 +30,9 @@ pub enum Turn {
         /// The tool name.
         name: String,
         /// The arguments as compact JSON text (`None` when they were not
-        /// valid JSON); text, because copying it is one allocation where
-        /// copying the parsed value is one per string.
+        /// valid JSON, or when the task's reward has no `ACTION` basis and
+        /// so never reads them); text, because copying it is one
+        /// allocation where copying the parsed value is one per string.
         arguments: Option<String>,
         /// The tool message content.
         result: Text,

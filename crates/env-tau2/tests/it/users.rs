@@ -116,3 +116,50 @@ async fn episodes_cut_short_score_zero() {
     }
     assert_eq!(env.score().await.unwrap().value, Some(0.0));
 }
+
+/// A task scored on `ACTION` matches the episode's calls, arguments
+/// included, against the gold actions (the turns keep arguments only for
+/// such tasks).
+#[tokio::test]
+async fn action_basis_compares_call_arguments() {
+    use lifeharness_core::{Environment, Task};
+    use lifeharness_env_tau2::task::Tau2Task;
+    use lifeharness_env_tau2::{gold_actions, to_actions};
+
+    let factory = Tau2Factory::retail(UserMode::Ticket).unwrap();
+    let mut task: Task = factory.task("0").unwrap();
+    task.data["evaluation_criteria"]["reward_basis"] = serde_json::json!(["ACTION"]);
+    let parsed: Tau2Task = serde_json::from_value(task.data.clone()).unwrap();
+    let gold = to_actions(&gold_actions(&parsed));
+    for wrong in [false, true] {
+        let mut env = factory.env();
+        env.reset(&task, 0).await.unwrap();
+        for action in &gold {
+            let mut action = action.clone();
+            if wrong
+                && let Action::ToolCall(call) = &mut action
+                && call.name == "exchange_delivered_order_items"
+            {
+                let mut args = call.args().unwrap().clone();
+                args["payment_method_id"] = "gift_card_0000000".into();
+                *call = ToolCall::from_value(&call.id, &call.name, args);
+            }
+            assert!(!env.step(&action).await.unwrap().done);
+        }
+        let stop = Action::Message {
+            content: "Done ###STOP###".into(),
+        };
+        assert!(env.step(&stop).await.unwrap().done);
+        let reward = env.score().await.unwrap();
+        let action = reward
+            .breakdown
+            .iter()
+            .find(|c| c.name == "ACTION")
+            .unwrap();
+        assert_eq!(
+            action.score,
+            Some(if wrong { 0.0 } else { 1.0 }),
+            "wrong={wrong}: {reward:?}"
+        );
+    }
+}

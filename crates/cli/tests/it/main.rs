@@ -396,6 +396,30 @@ fn replay_tau2_gold_and_action_files() {
 }
 
 #[test]
+fn a_closed_stdout_ends_quietly_not_with_a_panic() {
+    // `lifeharness replay ... | head -1`: the reader goes away first.
+    let mut child = bin()
+        .args([
+            "replay",
+            "--env",
+            "tau2-airline",
+            "--split",
+            "all",
+            "--gold",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+}
+
+#[test]
 fn shipped_tau2_harnesses_block_no_gold_action() {
     for env in ["tau2-retail", "tau2-airline"] {
         let harness = Path::new(env!("CARGO_MANIFEST_DIR"))

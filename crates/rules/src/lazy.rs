@@ -22,7 +22,7 @@ use cel::common::traits::{Container, Indexer, Iterable, Iterator as CelIterator,
 use cel::common::types::{
     self, CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, Type,
 };
-use cel::common::value::{CowVal, Val};
+use cel::common::value::{Builtin, BuiltinRef, CowVal, Val};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// A JSON value that borrows the text it was parsed from.
@@ -175,10 +175,16 @@ fn eager_map<'v>(entries: &'v [(Cow<'v, str>, Json<'v>)]) -> CelMap<'v> {
 }
 
 /// A JSON object as a CEL `map` whose values are converted when read.
+///
+/// Where CEL needs its own map type (comparing with `==` against a CEL map,
+/// passing the map to a function, returning it as the result), the map is
+/// converted whole, once.
 pub struct LazyMap<'v> {
     entries: &'v [(Cow<'v, str>, Json<'v>)],
     /// The keys as CEL strings, made when the map is iterated.
     keys: OnceLock<Vec<CelString<'v>>>,
+    /// The whole map as CEL's map, made when CEL needs one.
+    whole: OnceLock<CelMap<'v>>,
 }
 
 impl<'v> LazyMap<'v> {
@@ -186,7 +192,12 @@ impl<'v> LazyMap<'v> {
         Self {
             entries,
             keys: OnceLock::new(),
+            whole: OnceLock::new(),
         }
+    }
+
+    fn whole(&self) -> &CelMap<'v> {
+        self.whole.get_or_init(|| eager_map(self.entries))
     }
 
     /// The value at `key` (the last, when the text repeats a key).
@@ -239,6 +250,13 @@ impl<'v> Val for LazyMap<'v> {
         Some(self)
     }
 
+    fn into_indexer<'w>(self: Box<Self>) -> Option<Box<dyn Indexer + 'w>>
+    where
+        Self: 'w,
+    {
+        Some(self)
+    }
+
     fn as_iterable<'b, 'w>(&'b self) -> Option<&'b (dyn Iterable + 'w)>
     where
         Self: 'w,
@@ -251,7 +269,30 @@ impl<'v> Val for LazyMap<'v> {
     }
 
     fn equals(&self, other: &dyn Val) -> bool {
-        eager_map(self.entries).equals(other)
+        self.whole().equals(other)
+    }
+
+    // CEL finds its own map type through this (hidden, but public) hook:
+    // `{..} == m` compares with CEL's map, and conversions to `Value` (the
+    // arguments of functions, results) read CEL's map. Indexing, `in`,
+    // `size` and iteration do not call it, so they stay lazy.
+    fn as_builtin<'b, 'w>(&'b self) -> BuiltinRef<'b, 'w>
+    where
+        Self: 'w,
+    {
+        BuiltinRef::Map(self.whole())
+    }
+
+    fn into_builtin<'w>(self: Box<Self>) -> Option<Builtin<'w>>
+    where
+        Self: 'w,
+    {
+        let entries = self.entries;
+        Some(Builtin::Map(
+            self.whole
+                .into_inner()
+                .unwrap_or_else(|| eager_map(entries)),
+        ))
     }
 
     fn clone_as_boxed<'w>(&self) -> Box<dyn Val + 'w>
@@ -389,6 +430,13 @@ mod tests {
             "result.all(k, k != '')",
             "result.address == {'city': 'Austin', 'zip': '78701'}",
             "result.address == {'city': 'Austin'}",
+            "order.address == result.address",
+            "result.address == order.address",
+            "[order.address] == [result.address]",
+            "result.address in [order.address]",
+            "result.address == result.address",
+            "keys_of(result.address).size()",
+            "round2(result.items[0].price)",
             "result.n * 2",
             "result.none == null",
             "result",
@@ -397,8 +445,10 @@ mod tests {
             let expr = Expr::compile(case).expect(case);
             let mut a = Scope::new(&functions);
             a.set_lazy("result", &lazy);
+            a.set_json("order", &eager);
             let mut b = Scope::new(&functions);
             b.set_json("result", &eager);
+            b.set_json("order", &eager);
             let (got, want) = (expr.eval(&a), expr.eval(&b));
             // Maps print in hash order: compare what the texts mean.
             fn meaning(v: &Result<cel::Value, String>) -> Result<serde_json::Value, String> {

@@ -87,6 +87,7 @@ async fn main() -> Result<()> {
     let mut samples = Vec::new();
     let mut cpu_samples = Vec::new();
     let mut blocked = 0usize;
+    let mut by_tool: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for round in 0..args.rounds {
         for task in &tasks {
             let parsed: Tau2Task =
@@ -129,6 +130,11 @@ async fn main() -> Result<()> {
                 if round > 0 || args.rounds == 1 {
                     samples.push(micros);
                     cpu_samples.push(cpu_micros);
+                    let name = match &action {
+                        Action::ToolCall(call) => call.name.clone(),
+                        _ => "(message)".to_string(),
+                    };
+                    by_tool.entry(name).or_default().push(cpu_micros);
                 }
                 if matches!(verdict, lifeharness_core::ActionVerdict::Block { .. }) {
                     blocked += 1;
@@ -146,6 +152,14 @@ async fn main() -> Result<()> {
     }
     samples.sort_by(f64::total_cmp);
     cpu_samples.sort_by(f64::total_cmp);
+    let per_tool: serde_json::Map<String, serde_json::Value> = by_tool
+        .into_iter()
+        .map(|(name, mut times)| {
+            times.sort_by(f64::total_cmp);
+            let summary = json!({"n": times.len(), "cpu_p50_us": percentile(&times, 0.5), "cpu_p99_us": percentile(&times, 0.99)});
+            (name, summary)
+        })
+        .collect();
     let report = json!({
         "what": "realization + regulation per action, tau2-retail train gold actions",
         "rules": compiled.rule_count(),
@@ -162,6 +176,7 @@ async fn main() -> Result<()> {
         "blocked": blocked,
         "build": if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" },
         "state_lookups": "tau2 StateView when the environment offers it",
+        "per_tool": per_tool,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -111,6 +111,9 @@ struct Annotation {
     when: Option<Expr>,
     note: Template,
     reads: Reads,
+    /// Whether the rule compares two computed values, so it sees `result`
+    /// converted whole rather than lazily (see `crate::lazy`).
+    eager_result: bool,
 }
 
 /// A harness ready to run.
@@ -300,6 +303,8 @@ impl CompiledHarness {
                     || when.as_ref().is_some_and(|w| w.uses(name))
                     || bind.iter().any(|b| b.path.uses(name))
             });
+            let eager_result =
+                note.compares_values() || when.as_ref().is_some_and(Expr::compares_values);
             annotations.push(Annotation {
                 id: a.id.clone(),
                 tools: a.tools.clone(),
@@ -307,6 +312,7 @@ impl CompiledHarness {
                 when,
                 note,
                 reads,
+                eager_result,
             });
         }
         for (i, s) in spec.skills.skills.iter().enumerate() {
@@ -551,6 +557,11 @@ impl CompiledHarness {
             let mut scope = base.child();
             for (name, value) in &values {
                 scope.set_json(name, value);
+            }
+            if a.eager_result
+                && let Some(result) = &data.result
+            {
+                scope.set_eager("result", result);
             }
             if let Some(when) = &a.when
                 && !when

@@ -17,6 +17,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use cel::common::ast::Expr as AstExpr;
 use cel::common::types::Kind;
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString,
@@ -33,6 +34,10 @@ pub struct Expr {
     /// `args.a.b` written as a plain member path: the keys after `args`,
     /// which a path template can read from the arguments without CEL.
     args_path: Option<Vec<String>>,
+    /// Whether it compares two computed values (`==`, `!=`, `in` without a
+    /// literal side), which may be maps: such a rule sees `result`
+    /// converted whole (see [`crate::lazy`]).
+    compares_values: bool,
 }
 
 impl std::fmt::Debug for Expr {
@@ -66,12 +71,19 @@ impl Expr {
         };
         let args_path = (keys.len() > 1 && keys[0] == "args" && keys[1..].iter().all(|k| plain(k)))
             .then(|| keys[1..].iter().map(|k| (*k).to_string()).collect());
+        let compares_values = compares_values(&program.expression().expr);
         Ok(Self {
             source: source.to_string(),
             program: Arc::new(program),
             variables,
             args_path,
+            compares_values,
         })
+    }
+
+    /// Whether it compares two computed values (see the field).
+    pub fn compares_values(&self) -> bool {
+        self.compares_values
     }
 
     /// The source text.
@@ -101,6 +113,74 @@ impl Expr {
                 display(&other)
             )),
         }
+    }
+}
+
+/// Whether `expr` has an `==`, `!=` or `in` none of whose sides is a scalar
+/// literal (or a type name, or a list of scalar literals on the right of
+/// `in`): only such comparisons can meet two maps.
+fn compares_values(expr: &AstExpr) -> bool {
+    use cel::common::ast::{EntryExpr, Expr as E};
+    fn scalar(e: &AstExpr) -> bool {
+        match e {
+            E::Literal(_) => true,
+            E::Ident(name) => matches!(
+                name.as_str(),
+                "map"
+                    | "list"
+                    | "string"
+                    | "int"
+                    | "uint"
+                    | "double"
+                    | "bool"
+                    | "bytes"
+                    | "null_type"
+                    | "type"
+            ),
+            _ => false,
+        }
+    }
+    fn scalar_list(e: &AstExpr) -> bool {
+        matches!(e, E::List(list) if list.elements.iter().all(|x| scalar(&x.expr)))
+    }
+    match expr {
+        E::Call(call) => {
+            let risky = match (call.func_name.as_str(), call.args.as_slice()) {
+                ("_==_" | "_!=_", [a, b]) => !scalar(&a.expr) && !scalar(&b.expr),
+                ("@in", [a, b]) => !scalar(&a.expr) && !scalar_list(&b.expr),
+                _ => false,
+            };
+            risky
+                || call
+                    .target
+                    .as_ref()
+                    .is_some_and(|t| compares_values(&t.expr))
+                || call.args.iter().any(|a| compares_values(&a.expr))
+        }
+        E::Comprehension(c) => [
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ]
+        .iter()
+        .any(|e| compares_values(&e.expr)),
+        E::List(list) => list.elements.iter().any(|e| compares_values(&e.expr)),
+        E::Map(map) => map.entries.iter().any(|entry| match &entry.expr {
+            EntryExpr::MapEntry(m) => {
+                compares_values(&m.key.expr) || compares_values(&m.value.expr)
+            }
+            EntryExpr::StructField(f) => compares_values(&f.value.expr),
+        }),
+        E::Struct(st) => st.entries.iter().any(|entry| match &entry.expr {
+            EntryExpr::MapEntry(m) => {
+                compares_values(&m.key.expr) || compares_values(&m.value.expr)
+            }
+            EntryExpr::StructField(f) => compares_values(&f.value.expr),
+        }),
+        E::Select(sel) => compares_values(&sel.operand.expr),
+        E::Ident(_) | E::Literal(_) | E::Unspecified => false,
     }
 }
 
@@ -233,6 +313,12 @@ impl<'p, 'v> Scope<'p, 'v> {
     pub fn set_lazy(&mut self, name: &str, value: &'v crate::lazy::Json<'v>) {
         self.context
             .add_variable_as_val(name, crate::lazy::to_val(value));
+    }
+
+    /// Binds `name` to a parsed tool result, converted whole.
+    pub fn set_eager(&mut self, name: &str, value: &'v crate::lazy::Json<'v>) {
+        self.context
+            .add_variable_as_val(name, crate::lazy::eager(value));
     }
 
     /// Binds `name` to a string, borrowed.
@@ -427,6 +513,13 @@ impl Template {
     /// The source text.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Whether any placeholder compares two computed values.
+    pub fn compares_values(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Expr(e) if e.compares_values()))
     }
 
     /// Whether any placeholder mentions `name`.

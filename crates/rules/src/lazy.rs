@@ -22,7 +22,7 @@ use cel::common::traits::{Container, Indexer, Iterable, Iterator as CelIterator,
 use cel::common::types::{
     self, CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, Type,
 };
-use cel::common::value::{Builtin, BuiltinRef, CowVal, Val};
+use cel::common::value::{CowVal, Val};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// A JSON value that borrows the text it was parsed from.
@@ -176,15 +176,14 @@ fn eager_map<'v>(entries: &'v [(Cow<'v, str>, Json<'v>)]) -> CelMap<'v> {
 
 /// A JSON object as a CEL `map` whose values are converted when read.
 ///
-/// Where CEL needs its own map type (comparing with `==` against a CEL map,
-/// passing the map to a function, returning it as the result), the map is
-/// converted whole, once.
+/// It is not CEL's own map type, so `cel_map == lazy_map` (CEL's map on the
+/// left) is false: a rule that compares two computed values binds `result`
+/// converted whole instead (`Expr::compares_values`). Functions and results
+/// read it through its keys (`crate::expr::to_value`).
 pub struct LazyMap<'v> {
     entries: &'v [(Cow<'v, str>, Json<'v>)],
     /// The keys as CEL strings, made when the map is iterated.
     keys: OnceLock<Vec<CelString<'v>>>,
-    /// The whole map as CEL's map, made when CEL needs one.
-    whole: OnceLock<CelMap<'v>>,
 }
 
 impl<'v> LazyMap<'v> {
@@ -192,12 +191,7 @@ impl<'v> LazyMap<'v> {
         Self {
             entries,
             keys: OnceLock::new(),
-            whole: OnceLock::new(),
         }
-    }
-
-    fn whole(&self) -> &CelMap<'v> {
-        self.whole.get_or_init(|| eager_map(self.entries))
     }
 
     /// The value at `key` (the last, when the text repeats a key).
@@ -269,30 +263,7 @@ impl<'v> Val for LazyMap<'v> {
     }
 
     fn equals(&self, other: &dyn Val) -> bool {
-        self.whole().equals(other)
-    }
-
-    // CEL finds its own map type through this (hidden, but public) hook:
-    // `{..} == m` compares with CEL's map, and conversions to `Value` (the
-    // arguments of functions, results) read CEL's map. Indexing, `in`,
-    // `size` and iteration do not call it, so they stay lazy.
-    fn as_builtin<'b, 'w>(&'b self) -> BuiltinRef<'b, 'w>
-    where
-        Self: 'w,
-    {
-        BuiltinRef::Map(self.whole())
-    }
-
-    fn into_builtin<'w>(self: Box<Self>) -> Option<Builtin<'w>>
-    where
-        Self: 'w,
-    {
-        let entries = self.entries;
-        Some(Builtin::Map(
-            self.whole
-                .into_inner()
-                .unwrap_or_else(|| eager_map(entries)),
-        ))
+        eager_map(self.entries).equals(other)
     }
 
     fn clone_as_boxed<'w>(&self) -> Box<dyn Val + 'w>
@@ -443,8 +414,14 @@ mod tests {
         ];
         for case in cases {
             let expr = Expr::compile(case).expect(case);
+            // As the annotation rules do: lazily unless the expression
+            // compares two computed values.
             let mut a = Scope::new(&functions);
-            a.set_lazy("result", &lazy);
+            if expr.compares_values() {
+                a.set_eager("result", &lazy);
+            } else {
+                a.set_lazy("result", &lazy);
+            }
             a.set_json("order", &eager);
             let mut b = Scope::new(&functions);
             b.set_json("result", &eager);
@@ -462,6 +439,22 @@ mod tests {
             }
             assert_eq!(meaning(&got), meaning(&want), "{case}");
             assert!(want.is_ok(), "{case}: {want:?}");
+        }
+        for (source, compares) in [
+            ("result.status == 'pending'", false),
+            ("'status' in result && type(result) == map", false),
+            ("h.tool in ['a', 'b']", false),
+            ("result.items.exists(i, i.price > 1.0)", false),
+            ("order.address == result.address", true),
+            ("result.address in [order.address]", true),
+            ("{'note': string(result.address == order.address)}", true),
+            (
+                "result.items.exists(i, i.options == order.items[0].options)",
+                true,
+            ),
+        ] {
+            let expr = Expr::compile(source).expect(source);
+            assert_eq!(expr.compares_values(), compares, "{source}");
         }
         let missing = Expr::compile("result.address.country").expect("compiles");
         let mut a = Scope::new(&functions);

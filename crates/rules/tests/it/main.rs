@@ -394,3 +394,48 @@ product = "products/{order != null ? order.items[0].product_id : '-'}"
         Some("3 is not a variant of the product")
     );
 }
+
+#[test]
+fn annotations_compare_result_maps_either_way_round() {
+    // `result` is bound lazily; a rule that compares two computed values
+    // (here a map literal on the left) must still see CEL's own maps.
+    let text = r#"
+format_version = 1
+name = "t"
+
+[[regulation.annotations]]
+id = "home-address"
+tools = ["get_user_details"]
+when = "ok && {'city': 'Austin', 'zip': '78701'} == result.address"
+note = "{result.name} lives at the home address"
+
+[[regulation.annotations]]
+id = "status"
+tools = ["get_user_details"]
+when = "ok && 'status' in result"
+note = "status {result.status}"
+"#;
+    let h = Harness::compile_toml(text, "t.toml").unwrap();
+    let args = json!({"user_id": "u1"});
+    let input = input("get_user_details", &args, &[], None);
+    let home =
+        r#"{"name": "Ann", "status": "active", "address": {"zip": "78701", "city": "Austin"}}"#;
+    let notes = h.annotations(&input, true, home).unwrap();
+    assert_eq!(
+        notes,
+        vec![
+            (
+                "home-address".to_string(),
+                "Ann lives at the home address".to_string()
+            ),
+            ("status".to_string(), "status active".to_string()),
+        ]
+    );
+    let away =
+        r#"{"name": "Ann", "status": "active", "address": {"zip": "10001", "city": "New York"}}"#;
+    let notes = h.annotations(&input, true, away).unwrap();
+    assert_eq!(
+        notes,
+        vec![("status".to_string(), "status active".to_string())]
+    );
+}

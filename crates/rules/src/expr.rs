@@ -140,6 +140,14 @@ fn compares_values(expr: &AstExpr) -> bool {
             _ => false,
         }
     }
+    fn entries_compare(entries: &[cel::common::ast::IdedEntryExpr]) -> bool {
+        entries.iter().any(|entry| match &entry.expr {
+            EntryExpr::MapEntry(m) => {
+                compares_values(&m.key.expr) || compares_values(&m.value.expr)
+            }
+            EntryExpr::StructField(f) => compares_values(&f.value.expr),
+        })
+    }
     fn scalar_list(e: &AstExpr) -> bool {
         matches!(e, E::List(list) if list.elements.iter().all(|x| scalar(&x.expr)))
     }
@@ -167,18 +175,8 @@ fn compares_values(expr: &AstExpr) -> bool {
         .iter()
         .any(|e| compares_values(&e.expr)),
         E::List(list) => list.elements.iter().any(|e| compares_values(&e.expr)),
-        E::Map(map) => map.entries.iter().any(|entry| match &entry.expr {
-            EntryExpr::MapEntry(m) => {
-                compares_values(&m.key.expr) || compares_values(&m.value.expr)
-            }
-            EntryExpr::StructField(f) => compares_values(&f.value.expr),
-        }),
-        E::Struct(st) => st.entries.iter().any(|entry| match &entry.expr {
-            EntryExpr::MapEntry(m) => {
-                compares_values(&m.key.expr) || compares_values(&m.value.expr)
-            }
-            EntryExpr::StructField(f) => compares_values(&f.value.expr),
-        }),
+        E::Map(map) => entries_compare(&map.entries),
+        E::Struct(st) => entries_compare(&st.entries),
         E::Select(sel) => compares_values(&sel.operand.expr),
         E::Ident(_) | E::Literal(_) | E::Unspecified => false,
     }
@@ -243,13 +241,10 @@ impl Functions {
             if map.get_type().kind() != Kind::Map {
                 return Ok(list_of([]));
             }
-            let mut keys = Vec::new();
-            if let Some(iterable) = map.as_iterable() {
-                let mut iter = iterable.iter();
-                while let Some(key) = iter.next() {
-                    keys.push(to_value(key)?);
-                }
-            }
+            let keys = match map.as_iterable() {
+                Some(iterable) => values_of(iterable)?,
+                None => Vec::new(),
+            };
             Ok(list_of(keys))
         })
         .map_err(add)?;
@@ -364,15 +359,20 @@ pub fn to_value(v: &dyn Val) -> Result<Value, ExecutionError> {
             let Some(iterable) = v.as_iterable() else {
                 return direct;
             };
-            let mut items = Vec::new();
-            let mut iter = iterable.iter();
-            while let Some(item) = iter.next() {
-                items.push(to_value(item)?);
-            }
-            Ok(list_of(items))
+            Ok(list_of(values_of(iterable)?))
         }
         _ => direct,
     }
+}
+
+/// What `iterable` yields (a list's elements, a map's keys), as [`Value`]s.
+fn values_of(iterable: &dyn cel::common::traits::Iterable) -> Result<Vec<Value>, ExecutionError> {
+    let mut out = Vec::new();
+    let mut iter = iterable.iter();
+    while let Some(item) = iter.next() {
+        out.push(to_value(item)?);
+    }
+    Ok(out)
 }
 
 /// JSON -> CEL value that borrows the JSON's strings (numbers: integers stay

@@ -10,7 +10,7 @@
 use lifeharness_core::{FailureKind, JsonState};
 use std::borrow::Cow;
 
-use lifeharness_rules::{CallInput, Harness, PastCall};
+use lifeharness_rules::{CallInput, CompiledHarness, Harness, PastCall};
 use serde_json::{Value, json};
 
 const RETAIL_LIKE: &str = r##"
@@ -314,6 +314,18 @@ fn shipped_harness_files_load() {
     }
 }
 
+/// The message of the precondition `tool` with `args` breaks, if any.
+fn broken_precondition(
+    h: &CompiledHarness,
+    tool: &str,
+    args: &Value,
+    state: &JsonState,
+) -> Option<String> {
+    h.check_preconditions(&input(tool, args, &[], Some(state)))
+        .unwrap()
+        .map(|v| v.message)
+}
+
 #[test]
 fn regression_a_binding_over_a_missing_argument_is_null_not_a_fault() {
     // Found by the layer benchmark: `bind` was resolved before `when`, so a
@@ -333,15 +345,14 @@ message = "unknown order"
     let state = JsonState(json!({"orders": {}}));
     let args = json!({"user_id": "u1"});
     assert_eq!(
-        h.check_preconditions(&input("get_user_details", &args, &[], Some(&state)))
-            .unwrap(),
+        broken_precondition(&h, "get_user_details", &args, &state),
         None
     );
     let args = json!({"order_id": "#W9"});
-    let v = h
-        .check_preconditions(&input("get_order_details", &args, &[], Some(&state)))
-        .unwrap();
-    assert_eq!(v.map(|v| v.message).as_deref(), Some("unknown order"));
+    assert_eq!(
+        broken_precondition(&h, "get_order_details", &args, &state).as_deref(),
+        Some("unknown order")
+    );
 }
 
 #[test]
@@ -370,27 +381,11 @@ product = "products/{order != null ? order.items[0].product_id : '-'}"
         "products": {"p1": {"variants": {"2": {"available": true}}}},
     }));
     let ok = json!({"order_id": "#W1", "new_item_id": "2"});
-    assert_eq!(
-        h.check_preconditions(&input(
-            "exchange_delivered_order_items",
-            &ok,
-            &[],
-            Some(&state)
-        ))
-        .unwrap(),
-        None
-    );
+    let tool = "exchange_delivered_order_items";
+    assert_eq!(broken_precondition(&h, tool, &ok, &state), None);
     let wrong = json!({"order_id": "#W1", "new_item_id": "3"});
-    let v = h
-        .check_preconditions(&input(
-            "exchange_delivered_order_items",
-            &wrong,
-            &[],
-            Some(&state),
-        ))
-        .unwrap();
     assert_eq!(
-        v.map(|v| v.message).as_deref(),
+        broken_precondition(&h, tool, &wrong, &state).as_deref(),
         Some("3 is not a variant of the product")
     );
 }

@@ -36,6 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Run episodes of an environment's tasks with a model, under a harness.
     Run(RunArgs),
+    /// Play the same tasks without and with a harness and show what changed.
+    Compare(CompareArgs),
     /// Inspect, export and import recorded runs.
     #[command(subcommand)]
     Runs(RunsCommand),
@@ -129,6 +131,56 @@ pub struct RunArgs {
     /// Test aid: wait this long before each model turn (for crash-recovery tests).
     #[arg(long, hide = true, default_value_t = 0)]
     pub model_delay_ms: u64,
+}
+
+/// `lifeharness compare`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  lifeharness compare --env tau2-airline --limit 3 --model embedded:smollm2-135m --harness harnesses/tau2-airline.toml
+  lifeharness compare --env toy --limit 5 --model scripted:examples/toy-script.json --harness examples/toy-harness.toml")]
+pub struct CompareArgs {
+    /// Environment name (see `lifeharness envs`).
+    #[arg(long)]
+    pub env: String,
+    /// Task split.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Only these task ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tasks: Vec<String>,
+    /// Only the first N tasks of the selection.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Model spec (as for `run`).
+    #[arg(long)]
+    pub model: String,
+    /// The harness to compare with the baseline (repeat for several).
+    #[arg(long, required = true)]
+    pub harness: Vec<PathBuf>,
+    /// The baseline harness (default: the null harness, no layers).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Trajectory store (SQLite).
+    #[arg(long, default_value = "lifeharness.db")]
+    pub out: PathBuf,
+    /// Episodes played at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Run seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Trials per task.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub trials: u32,
+    /// Most model turns per episode (as for `run`).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Schema-constrained tool calls on or off for every side (default: each harness decides).
+    #[arg(long, value_parser = parse_on_off)]
+    pub constrained: Option<bool>,
+    /// Print the comparison as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `lifeharness replay`.

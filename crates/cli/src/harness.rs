@@ -15,12 +15,16 @@ pub fn harness(command: HarnessCommand) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&Harness::json_schema())?);
         }
         HarnessCommand::Validate { file } => {
-            let harness = Harness::load(&file)?;
+            // Exactly what loading for a run does: parse, compile every rule,
+            // check every example.
+            let compiled = Harness::load_compiled(&file)?;
             println!(
-                "ok: {} ({}) id {}",
+                "ok: {} ({}) id {}: {} rules compiled, {} examples checked",
                 file.display(),
-                harness.name,
-                harness.content_hash()
+                compiled.harness.name,
+                compiled.harness.content_hash(),
+                compiled.rule_count(),
+                compiled.example_count()
             );
         }
         HarnessCommand::Diff { old, new, json } => {

@@ -2,12 +2,14 @@
 
 mod audit;
 mod cli;
+mod compare;
 mod harness;
 mod models;
 mod registry;
 mod replay;
 mod run;
 mod runs;
+mod summary;
 
 use std::process::ExitCode;
 
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => run::run(args).await,
+            Command::Compare(args) => compare::compare(args).await,
             Command::Runs(command) => runs::runs(command),
             Command::Harness(command) => harness::harness(command),
             Command::Replay(args) => replay::replay(args).await,

@@ -1,6 +1,6 @@
 //! `lifeharness run`: play episodes and record them; `--resume` continues a run.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,24 +8,25 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use lifeharness_core::{Layer, Task};
-use lifeharness_rules::{BlockBudgetPolicy, CompiledHarness, Harness};
+use lifeharness_rules::{CompiledHarness, Harness};
 use lifeharness_runtime::{
-    BlockPolicy, EpisodeSpec, RunEvent, RunSummary, RuntimeConfig, episode_seed, run_many,
+    EpisodeSpec, RunEvent, RunSummary, RuntimeConfig, episode_seed, run_many,
 };
 use lifeharness_store::Store;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::registry::{self, Delayed, EnvOptions};
+use crate::summary::RunCounts;
 
 /// Everything needed to start or resume a run, stored with it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct RunConfig {
+pub(crate) struct RunConfig {
     env: String,
     split: String,
-    task_ids: Vec<String>,
+    pub(crate) task_ids: Vec<String>,
     model: String,
     harness_toml: Option<String>,
     harness_origin: Option<String>,
@@ -106,53 +107,75 @@ pub async fn run(args: RunArgs) -> Result<()> {
             (run_id.clone(), config)
         }
         None => {
-            let env = args.env.clone().unwrap_or_default();
-            let env_options = EnvOptions {
-                user_model: args.user_model.clone(),
-                judge: args.judge.clone(),
-                user_seed: args.seed,
-            };
-            let factory = registry::environment(&env, &env_options).await?;
-            let all = factory.tasks(&args.split)?;
-            let tasks = select_tasks(all, &args.tasks, args.limit)?;
-            let (harness_toml, harness_origin) = match &args.harness {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("cannot read harness file {}", path.display()))?;
-                    Harness::compile_toml(&text, &path.display().to_string())?;
-                    (Some(text), Some(path.display().to_string()))
-                }
-                None => (None, None),
-            };
-            let config = RunConfig {
-                env,
-                split: args.split.clone(),
-                task_ids: tasks.iter().map(|t| t.id.clone()).collect(),
-                model: args.model.clone().unwrap_or_default(),
-                harness_toml,
-                harness_origin,
-                seed: args.seed,
-                trials: args.trials,
-                concurrency: args.concurrency,
-                max_steps: args.max_steps,
-                model_delay_ms: args.model_delay_ms,
-                env_options,
-                constrained: args.constrained,
-            };
-            // Resolve the model before recording the run so a bad spec records nothing.
-            registry::model(&config.model).await?;
-            let run_id = new_run_id();
-            let created = now()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
-            store.create_run(&run_id, &created, &serde_json::to_value(&config)?)?;
+            let config = new_config(&args).await?;
+            let run_id = create_run(&store, &config)?;
             (run_id, config)
         }
     };
-    play(&store, &run_id, &config, args.json).await
+    let summary = play(&store, &run_id, &config).await?;
+    report(&store, &run_id, &summary, args.json)?;
+    if summary.interrupted > 0 {
+        eprintln!(
+            "resume with: lifeharness run --resume {run_id} --out {}",
+            shell_path(store.path())
+        );
+    }
+    Ok(())
 }
 
-async fn play(store: &Store, run_id: &str, config: &RunConfig, json_out: bool) -> Result<()> {
+/// Checks everything a new run needs (environment, tasks, harness file,
+/// model spec) before anything is recorded.
+pub(crate) async fn new_config(args: &RunArgs) -> Result<RunConfig> {
+    let env = args.env.clone().unwrap_or_default();
+    let env_options = EnvOptions {
+        user_model: args.user_model.clone(),
+        judge: args.judge.clone(),
+        user_seed: args.seed,
+    };
+    let factory = registry::environment(&env, &env_options).await?;
+    let all = factory.tasks(&args.split)?;
+    let tasks = select_tasks(all, &args.tasks, args.limit)?;
+    let (harness_toml, harness_origin) = match &args.harness {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read harness file {}", path.display()))?;
+            Harness::compile_toml(&text, &path.display().to_string())?;
+            (Some(text), Some(path.display().to_string()))
+        }
+        None => (None, None),
+    };
+    let config = RunConfig {
+        env,
+        split: args.split.clone(),
+        task_ids: tasks.iter().map(|t| t.id.clone()).collect(),
+        model: args.model.clone().unwrap_or_default(),
+        harness_toml,
+        harness_origin,
+        seed: args.seed,
+        trials: args.trials,
+        concurrency: args.concurrency,
+        max_steps: args.max_steps,
+        model_delay_ms: args.model_delay_ms,
+        env_options,
+        constrained: args.constrained,
+    };
+    // Resolve the model before recording the run so a bad spec records nothing.
+    registry::model(&config.model).await?;
+    Ok(config)
+}
+
+/// Records a new run with `config`; returns its id.
+pub(crate) fn create_run(store: &Store, config: &RunConfig) -> Result<String> {
+    let run_id = new_run_id();
+    let created = now()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    store.create_run(&run_id, &created, &serde_json::to_value(config)?)?;
+    Ok(run_id)
+}
+
+/// Plays the run's episodes that have not finished and records them.
+pub(crate) async fn play(store: &Store, run_id: &str, config: &RunConfig) -> Result<RunSummary> {
     let factory = registry::environment(&config.env, &config.env_options).await?;
     let mut model = registry::model(&config.model).await?;
     if config.model_delay_ms > 0 {
@@ -186,10 +209,8 @@ async fn play(store: &Store, run_id: &str, config: &RunConfig, json_out: bool) -
     let runtime = RuntimeConfig {
         max_steps,
         max_blocked_per_step: harness.runtime.max_blocked_per_step,
-        on_block_budget: match harness.runtime.on_block_budget {
-            BlockBudgetPolicy::PassThrough => BlockPolicy::PassThrough,
-            BlockBudgetPolicy::Abort => BlockPolicy::Abort,
-        },
+        on_block_budget: harness.runtime.on_block_budget,
+        on_fault: harness.runtime.on_fault,
         observe_only: harness.observe_only,
         constrained_decoding: config.constrained,
     };
@@ -314,14 +335,7 @@ async fn play(store: &Store, run_id: &str, config: &RunConfig, json_out: bool) -
     };
     store.mark_interrupted(run_id)?;
     store.set_run_status(run_id, status)?;
-    report(store, run_id, &summary, json_out)?;
-    if summary.interrupted > 0 {
-        eprintln!(
-            "resume with: lifeharness run --resume {run_id} --out {}",
-            shell_path(store.path())
-        );
-    }
-    Ok(())
+    Ok(summary)
 }
 
 fn shell_path(path: &Path) -> String {
@@ -331,40 +345,27 @@ fn shell_path(path: &Path) -> String {
 fn report(store: &Store, run_id: &str, summary: &RunSummary, json_out: bool) -> Result<()> {
     let record = store.run(run_id)?;
     let episodes = store.episodes(run_id)?;
-    let finished: Vec<_> = episodes.iter().filter(|e| e.status == "finished").collect();
-    let mut exits: HashMap<String, usize> = HashMap::new();
-    for e in &finished {
+    let counts = RunCounts::of(&episodes);
+    let mut exits: BTreeMap<String, usize> = BTreeMap::new();
+    for e in episodes.iter().filter(|e| e.status == "finished") {
         *exits.entry(e.exit.clone().unwrap_or_default()).or_default() += 1;
     }
-    let success_rate = if finished.is_empty() {
-        0.0
-    } else {
-        record.successes as f64 / finished.len() as f64
-    };
     if json_out {
-        let out = json!({
+        let mut out = json!({
             "run_id": run_id,
             "status": record.status,
-            "episodes_finished": finished.len(),
-            "successes": record.successes,
-            "success_rate": success_rate,
-            "mean_reward": record.mean_reward,
             "exits": exits,
             "this_invocation": {"finished": summary.finished, "interrupted": summary.interrupted},
         });
+        if let (Some(out), Value::Object(fields)) = (out.as_object_mut(), counts.json()) {
+            out.extend(fields);
+        }
         println!("{out}");
     } else {
-        let mut exit_list: Vec<_> = exits.into_iter().collect();
-        exit_list.sort();
-        let exits_text: Vec<String> = exit_list.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let exits_text: Vec<String> = exits.iter().map(|(k, v)| format!("{k} {v}")).collect();
         println!(
-            "{run_id}: {}/{} solved ({:.1}%), mean reward {} | exits: {} | status {}",
-            record.successes,
-            finished.len(),
-            success_rate * 100.0,
-            record
-                .mean_reward
-                .map_or("n/a".to_string(), |r| format!("{r:.3}")),
+            "{run_id}: {} | exits: {} | status {}",
+            counts.line(),
             exits_text.join(", "),
             record.status
         );

@@ -8,6 +8,7 @@ use lifeharness_core::ActionStats;
 use lifeharness_store::Store;
 
 use crate::cli::RunsCommand;
+use crate::summary::{RunCounts, config_lines};
 
 fn open_existing(path: &std::path::Path) -> Result<Store> {
     if !path.exists() {
@@ -35,16 +36,15 @@ pub fn runs(command: RunsCommand) -> Result<()> {
             for r in runs {
                 let env = r.config["env"].as_str().unwrap_or("?");
                 let model = r.config["model"].as_str().unwrap_or("?");
+                let counts = RunCounts::of(&store.episodes(&r.run_id)?);
                 println!(
-                    "{}  {}  {:<11}  env={} model={}  solved {}/{}  mean reward {}",
+                    "{}  {}  {:<11}  env={} model={}  {}",
                     r.run_id,
                     r.created_at,
                     r.status,
                     env,
                     model,
-                    r.successes,
-                    r.finished,
-                    r.mean_reward.map_or("n/a".into(), |m| format!("{m:.3}"))
+                    counts.line()
                 );
             }
         }
@@ -62,14 +62,21 @@ pub fn runs(command: RunsCommand) -> Result<()> {
             }
             let record = store.run(&run_id)?;
             let episodes = store.episodes(&run_id)?;
+            let counts = RunCounts::of(&episodes);
             let mut actions = ActionStats::default();
+            let mut harness: Option<(String, String)> = None;
             for e in &episodes {
                 let trajectory = store.trajectory(&run_id, &e.episode_id)?;
                 actions.merge(&ActionStats::of(&trajectory.steps));
+                if harness.is_none() {
+                    let h = &trajectory.header.harness;
+                    harness = Some((h.name.clone(), h.id.clone()));
+                }
             }
             if json {
                 let value = serde_json::json!({
                     "run": record,
+                    "summary": counts.json(),
                     "episodes": episodes,
                     "actions": actions,
                     "executable_fraction": actions.executable_fraction(),
@@ -81,7 +88,13 @@ pub fn runs(command: RunsCommand) -> Result<()> {
                 "run {} ({}), created {}",
                 record.run_id, record.status, record.created_at
             );
-            println!("config: {}", record.config);
+            let harness = harness
+                .as_ref()
+                .map(|(name, id)| (name.as_str(), id.as_str()));
+            for line in config_lines(&record, harness) {
+                println!("  {line}");
+            }
+            println!("  {}", counts.line());
             println!(
                 "{:<28} {:<12} {:<9} {:>7} {:>6}",
                 "episode", "status", "exit", "reward", "steps"
@@ -98,7 +111,7 @@ pub fn runs(command: RunsCommand) -> Result<()> {
             }
             println!(
                 "actions: {} proposed in {} turns ({} format errors): {} tool calls, {} blocked, {} rewritten, \
-                 {} reached the environment, {} executable ({})",
+                 {} reached the environment, {} executable ({}); {} harness faults, {} ran unchecked",
                 actions.proposed,
                 actions.turns,
                 actions.format_errors,
@@ -109,7 +122,9 @@ pub fn runs(command: RunsCommand) -> Result<()> {
                 actions.executable,
                 actions
                     .executable_fraction()
-                    .map_or("n/a".into(), |f| format!("{:.1}% of proposed", f * 100.0))
+                    .map_or("n/a".into(), |f| format!("{:.1}% of proposed", f * 100.0)),
+                actions.harness_faults,
+                actions.unchecked
             );
         }
         RunsCommand::Export {

@@ -189,6 +189,9 @@ pub enum VerdictKind {
     Fault,
     /// The block budget was spent and the action was passed through.
     PassThrough,
+    /// A layer could not check the action and the harness's fault policy
+    /// (`allow_unchecked`) let it run anyway.
+    Unchecked,
 }
 
 /// One recorded verdict.

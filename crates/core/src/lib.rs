@@ -15,6 +15,7 @@ pub mod hash;
 pub mod layer;
 pub mod message;
 pub mod model;
+pub mod policy;
 pub mod sink;
 pub mod stats;
 pub mod tool;
@@ -32,6 +33,7 @@ pub use layer::{
 };
 pub use message::{Message, Role};
 pub use model::{ChatRequest, Model, ModelError, ModelErrorKind, ModelInfo, ModelTurn, Usage};
+pub use policy::{BlockPolicy, FaultPolicy};
 pub use sink::{SinkError, TrajectorySink};
 pub use stats::ActionStats;
 pub use tool::{ParsedArgs, ToolCall, ToolSpec};

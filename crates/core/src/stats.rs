@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
+use crate::layer::VerdictKind;
 use crate::trajectory::Step;
 
 /// Counts over the actions of some steps.
@@ -26,6 +27,12 @@ pub struct ActionStats {
     pub executed_tool_calls: usize,
     /// Tool calls that reached the environment and did not fail there.
     pub executable: usize,
+    /// Layer faults (a layer that could not judge an action or observation).
+    #[serde(default)]
+    pub harness_faults: usize,
+    /// Actions that ran although a layer could not check them.
+    #[serde(default)]
+    pub unchecked: usize,
 }
 
 impl ActionStats {
@@ -43,6 +50,13 @@ impl ActionStats {
             self.turns += 1;
             if turn.format_error.is_some() {
                 self.format_errors += 1;
+            }
+        }
+        for event in &step.events {
+            match event.verdict {
+                VerdictKind::Fault => self.harness_faults += 1,
+                VerdictKind::Unchecked => self.unchecked += 1,
+                _ => {}
             }
         }
         for action in &step.actions {
@@ -81,6 +95,8 @@ impl ActionStats {
         self.rewritten += other.rewritten;
         self.executed_tool_calls += other.executed_tool_calls;
         self.executable += other.executable;
+        self.harness_faults += other.harness_faults;
+        self.unchecked += other.unchecked;
     }
 
     /// Executable tool calls over proposed actions (`None` when there were none).

@@ -367,6 +367,19 @@ impl CompiledHarness {
             + self.annotations.len()
     }
 
+    /// Number of rule examples checked when the harness compiled.
+    pub fn example_count(&self) -> usize {
+        let spec = &self.harness;
+        spec.contract
+            .constraints
+            .iter()
+            .map(|c| c.examples.len())
+            .chain(spec.contract.ordering.iter().map(|o| o.examples.len()))
+            .chain(spec.realization.rules.iter().map(|p| p.examples.len()))
+            .chain(spec.regulation.annotations.iter().map(|a| a.examples.len()))
+            .sum()
+    }
+
     /// The first contract constraint `input` breaks.
     pub fn check_constraints(&self, input: &CallInput<'_>) -> Result<Option<Violation>, String> {
         for c in self.constraints.iter().filter(|c| c.tool == input.tool) {

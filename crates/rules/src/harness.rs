@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use lifeharness_core::{HarnessInfo, hash::sha256_hex};
+use lifeharness_core::{BlockPolicy, FaultPolicy, HarnessInfo, hash::sha256_hex};
 use schemars::JsonSchema;
 
 use crate::spec::{ContractSpec, LayerSwitches, RealizationSpec, RegulationSpec, SkillsSpec};
@@ -10,16 +10,6 @@ use serde::{Deserialize, Serialize};
 
 /// The format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// What the runtime does when the per-step budget of blocked actions is spent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BlockBudgetPolicy {
-    /// Let the next blocked action reach the environment anyway.
-    PassThrough,
-    /// End the episode with exit status `budget`.
-    Abort,
-}
 
 /// Budgets and policies of the episode runtime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -30,7 +20,11 @@ pub struct RuntimeSettings {
     /// Most consecutive blocked actions before an action reaches the environment.
     pub max_blocked_per_step: usize,
     /// What to do when that budget is spent.
-    pub on_block_budget: BlockBudgetPolicy,
+    pub on_block_budget: BlockPolicy,
+    /// What to do when a layer fails internally (`end_episode`: exit
+    /// `error/harness_fault`; `allow_unchecked`: the action runs, recorded as
+    /// unchecked). A fault is never shown to the model as its error.
+    pub on_fault: FaultPolicy,
 }
 
 impl Default for RuntimeSettings {
@@ -38,7 +32,8 @@ impl Default for RuntimeSettings {
         Self {
             max_steps: 30,
             max_blocked_per_step: 3,
-            on_block_budget: BlockBudgetPolicy::PassThrough,
+            on_block_budget: BlockPolicy::PassThrough,
+            on_fault: FaultPolicy::EndEpisode,
         }
     }
 }
@@ -140,15 +135,6 @@ impl Harness {
         })?;
         harness.validate(origin)?;
         Ok(harness)
-    }
-
-    /// Reads, parses and validates a harness file.
-    pub fn load(path: &Path) -> Result<Self, HarnessError> {
-        let text = std::fs::read_to_string(path).map_err(|source| HarnessError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_toml(&text, &path.display().to_string())
     }
 
     fn validate(&self, origin: &str) -> Result<(), HarnessError> {

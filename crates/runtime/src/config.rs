@@ -1,16 +1,7 @@
 //! Runtime settings and seed derivation.
 
+use lifeharness_core::{BlockPolicy, FaultPolicy};
 use serde::{Deserialize, Serialize};
-
-/// What happens when the per-step budget of blocked actions is spent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BlockPolicy {
-    /// The next blocked action reaches the environment anyway.
-    PassThrough,
-    /// The episode ends with exit status `budget`.
-    Abort,
-}
 
 /// Budgets and switches of one episode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +12,9 @@ pub struct RuntimeConfig {
     pub max_blocked_per_step: usize,
     /// What happens when that budget is spent.
     pub on_block_budget: BlockPolicy,
+    /// What happens when a layer fails internally.
+    #[serde(default)]
+    pub on_fault: FaultPolicy,
     /// Layers' verdicts are recorded but not applied.
     pub observe_only: bool,
     /// Ask the model for schema-constrained tool calls (`Some`), whatever the
@@ -35,6 +29,7 @@ impl Default for RuntimeConfig {
             max_steps: 30,
             max_blocked_per_step: 3,
             on_block_budget: BlockPolicy::PassThrough,
+            on_fault: FaultPolicy::EndEpisode,
             observe_only: false,
             constrained_decoding: None,
         }

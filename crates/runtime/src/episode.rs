@@ -12,8 +12,9 @@ use lifeharness_core::{
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span};
 
-use crate::config::{BlockPolicy, RuntimeConfig};
+use crate::config::RuntimeConfig;
 use crate::stack::{ActionDecision, judge_action, judge_feedback, prepare};
+use lifeharness_core::{BlockPolicy, FaultPolicy};
 
 /// Everything that identifies one episode.
 #[derive(Debug, Clone)]
@@ -338,6 +339,17 @@ impl Run<'_> {
             };
             let to_execute = match decision {
                 ActionDecision::Execute(action) => action,
+                ActionDecision::Fault {
+                    layer,
+                    message,
+                    action,
+                } => match self.fault(&layer, &message, &proposed, &mut step) {
+                    Some(end_now) => {
+                        end = end_now;
+                        continue;
+                    }
+                    None => action,
+                },
                 ActionDecision::Abort { kind, reason } => {
                     step.actions.push(ActionRecord {
                         proposed,
@@ -407,6 +419,55 @@ impl Run<'_> {
         self.messages.extend(step.injected.iter().cloned());
         self.record(step).await?;
         Ok(end)
+    }
+
+    /// Applies the fault policy to an action a layer could not judge. The
+    /// fault is never shown to the model and never counts as a block.
+    /// Returns how the episode ends, or `None` when the action runs unchecked.
+    fn fault(
+        &mut self,
+        layer: &str,
+        message: &str,
+        proposed: &Action,
+        step: &mut Step,
+    ) -> Option<StepEnd> {
+        let mut event = LayerEvent::new("runtime", HookPoint::Runtime, VerdictKind::Unchecked);
+        event.rule_id = Some("runtime/harness-fault".to_string());
+        event.failure = Some(FailureKind::HarnessFault);
+        if self.spec.config.observe_only {
+            event.message = Some(format!(
+                "layer '{layer}' failed ({message}); observe-only: the action ran unchecked"
+            ));
+            step.events.push(event);
+            return None;
+        }
+        match self.spec.config.on_fault {
+            FaultPolicy::AllowUnchecked => {
+                event.message = Some(format!(
+                    "layer '{layer}' failed ({message}); on_fault = allow_unchecked: the action ran unchecked"
+                ));
+                step.events.push(event);
+                None
+            }
+            FaultPolicy::EndEpisode => {
+                let reason = format!("harness fault in layer '{layer}': {message}");
+                event.verdict = VerdictKind::Abort;
+                event.message = Some(format!("{reason}; on_fault = end_episode"));
+                step.events.push(event);
+                step.actions.push(ActionRecord {
+                    proposed: proposed.clone(),
+                    executed: None,
+                    observation: None,
+                    correction: None,
+                    done: false,
+                });
+                Some(StepEnd::Exit(
+                    ExitStatus::Error,
+                    Some(FailureKind::HarnessFault),
+                    reason,
+                ))
+            }
+        }
     }
 
     fn block(
@@ -520,6 +581,19 @@ impl Run<'_> {
             correction: None,
             done: outcome.done,
         });
+        if let Some((layer, message)) = decision.fault
+            && !self.spec.config.observe_only
+            && self.spec.config.on_fault == FaultPolicy::EndEpisode
+        {
+            let reason =
+                format!("harness fault in layer '{layer}' after the observation: {message}");
+            let mut event = LayerEvent::new("runtime", HookPoint::Runtime, VerdictKind::Abort);
+            event.rule_id = Some("runtime/harness-fault".to_string());
+            event.failure = Some(FailureKind::HarnessFault);
+            event.message = Some(format!("{reason}; on_fault = end_episode"));
+            step.events.push(event);
+            return StepEnd::Exit(ExitStatus::Error, Some(FailureKind::HarnessFault), reason);
+        }
         if let Some((kind, reason)) = decision.stop {
             let exit = if matches!(kind, FailureKind::Loop | FailureKind::Stagnation) {
                 ExitStatus::Loop

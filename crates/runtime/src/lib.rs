@@ -13,6 +13,7 @@ mod episode;
 mod many;
 mod stack;
 
-pub use config::{BlockPolicy, RuntimeConfig, episode_seed};
+pub use config::{RuntimeConfig, episode_seed};
 pub use episode::{EpisodeOutcome, EpisodeSpec, RuntimeError, run_episode};
+pub use lifeharness_core::{BlockPolicy, FaultPolicy};
 pub use many::{EpisodeJob, RunEvent, RunSummary, run_many};

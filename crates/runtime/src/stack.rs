@@ -87,6 +87,17 @@ pub(crate) enum ActionDecision {
         /// The correction text.
         correction: String,
     },
+    /// A layer failed internally while judging the action. The layers after
+    /// it have still judged `action` (unless one blocked or aborted, which
+    /// wins); the runtime applies the harness's fault policy.
+    Fault {
+        /// The failing layer.
+        layer: String,
+        /// What failed.
+        message: String,
+        /// The action as far as the working layers took it.
+        action: Action,
+    },
     /// End the episode.
     Abort {
         /// The taxonomy label.
@@ -97,8 +108,10 @@ pub(crate) enum ActionDecision {
 }
 
 /// Runs `after_turn` of every layer in order. A rewrite feeds the next
-/// layer; the first block or abort ends the chain. A layer fault blocks the
-/// action (fail closed) and is recorded as a fault.
+/// layer; the first block or abort ends the chain. A layer fault is recorded
+/// as a fault (never as the model's error) and the remaining layers still
+/// judge the action, so the runtime can apply the fault policy to an action
+/// that every working layer accepted.
 pub(crate) fn judge_action(
     layers: &[Arc<dyn Layer>],
     view: &EpisodeView<'_>,
@@ -108,18 +121,18 @@ pub(crate) fn judge_action(
     events: &mut Vec<LayerEvent>,
 ) -> ActionDecision {
     let mut current = action.clone();
+    let mut fault: Option<(String, String)> = None;
     for layer in layers {
         let verdict = match layer.after_turn(view, turn, &current) {
             Ok(verdict) => verdict,
             Err(err) => {
-                let correction = format!(
-                    "The harness could not check this action (layer '{}' failed: {}). \
-                     It was not executed; try again.",
+                events.push(fault_event(
                     layer.name(),
-                    err.0
-                );
-                events.push(fault_event(layer.name(), HookPoint::AfterTurn, err.0));
-                return ActionDecision::Block { correction };
+                    HookPoint::AfterTurn,
+                    err.0.clone(),
+                ));
+                fault.get_or_insert((layer.name().to_string(), err.0));
+                continue;
             }
         };
         events.push(mark(
@@ -138,7 +151,14 @@ pub(crate) fn judge_action(
             }
         }
     }
-    ActionDecision::Execute(current)
+    match fault {
+        Some((layer, message)) => ActionDecision::Fault {
+            layer,
+            message,
+            action: current,
+        },
+        None => ActionDecision::Execute(current),
+    }
 }
 
 /// What the layers decided after an observation.
@@ -150,6 +170,8 @@ pub(crate) struct FeedbackDecision {
     pub injections: Vec<(VerdictKind, String)>,
     /// Stop the episode with this label and reason.
     pub stop: Option<(FailureKind, String)>,
+    /// The first layer that failed internally, and what failed.
+    pub fault: Option<(String, String)>,
 }
 
 /// Runs `after_observation` of every layer and gathers the verdicts.
@@ -169,8 +191,11 @@ pub(crate) fn judge_feedback(
                 events.push(fault_event(
                     layer.name(),
                     HookPoint::AfterObservation,
-                    err.0,
+                    err.0.clone(),
                 ));
+                decision
+                    .fault
+                    .get_or_insert((layer.name().to_string(), err.0));
                 continue;
             }
         };

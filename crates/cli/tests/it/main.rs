@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod newcomer;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lifeharness"))
 }

@@ -17,7 +17,7 @@ use lifeharness_core::{
 };
 use lifeharness_env_toy::ToyFactory;
 use lifeharness_runtime::{
-    BlockPolicy, EpisodeOutcome, RunEvent, RuntimeConfig, run_episode, run_many,
+    BlockPolicy, EpisodeOutcome, FaultPolicy, RunEvent, RuntimeConfig, run_episode, run_many,
 };
 use serde_json::json;
 use support::{Behaviour, MemorySink, TestLayer, call, gold_model, script, spec};
@@ -189,21 +189,107 @@ async fn abort_ends_the_episode_as_failed() {
     assert!(verdicts(&sink).contains(&VerdictKind::Abort));
 }
 
+/// Regression (issue 11.3): a layer fault used to be turned into an ordinary
+/// block: the model was told to fix it, it counted against the block budget,
+/// and under `pass_through` the unchecked action then ran.
 #[tokio::test]
-async fn a_faulty_layer_fails_closed_and_reports_the_fault() {
-    let model = script(vec![call("set", json!({"key": "color", "value": "large"}))]);
+async fn a_layer_fault_ends_the_episode_as_a_harness_fault_by_default() {
+    let model = script(vec![
+        call("set", json!({"key": "color", "value": "large"})),
+        call("submit", json!({})),
+    ]);
     let layers = [TestLayer::arc(Behaviour::FaultOnAction)];
     let config = RuntimeConfig {
         max_blocked_per_step: 1,
+        on_block_budget: BlockPolicy::PassThrough,
+        ..RuntimeConfig::default()
+    };
+    assert_eq!(config.on_fault, FaultPolicy::EndEpisode);
+    let (end, sink) = play(&model, &layers, config, 0).await;
+    assert_eq!(end.exit, ExitStatus::Error);
+    assert_eq!(end.failure, Some(FailureKind::HarnessFault));
+    assert!(
+        end.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("checker crashed")
+    );
+    let steps = sink.steps();
+    assert_eq!(steps.len(), 1, "the episode ends at the fault");
+    let record = &steps[0].actions[0];
+    assert!(record.executed.is_none(), "the unchecked action never runs");
+    assert!(
+        record.correction.is_none(),
+        "a fault is not the model's error"
+    );
+    assert!(steps[0].injected.is_empty());
+    assert_eq!(steps[0].events[0].verdict, VerdictKind::Fault);
+    assert_eq!(steps[0].events[0].failure, Some(FailureKind::HarnessFault));
+    assert!(
+        steps[0]
+            .events
+            .iter()
+            .all(|e| e.verdict != VerdictKind::Block && e.verdict != VerdictKind::PassThrough)
+    );
+    let stats = lifeharness_core::ActionStats::of(&steps);
+    assert_eq!((stats.blocked, stats.harness_faults), (0, 1));
+}
+
+#[tokio::test]
+async fn a_layer_fault_lets_the_action_through_unchecked_when_the_harness_says_so() {
+    let model = script(vec![
+        call("set", json!({"key": "color", "value": "large"})),
+        call("submit", json!({})),
+    ]);
+    let layers = [TestLayer::arc(Behaviour::FaultOnAction)];
+    let config = RuntimeConfig {
+        max_blocked_per_step: 0,
         on_block_budget: BlockPolicy::Abort,
+        on_fault: FaultPolicy::AllowUnchecked,
         ..RuntimeConfig::default()
     };
     let (end, sink) = play(&model, &layers, config, 0).await;
-    assert!(sink.steps()[0].actions[0].executed.is_none());
-    let fault = &sink.steps()[0].events[0];
-    assert_eq!(fault.verdict, VerdictKind::Fault);
-    assert_eq!(fault.failure, Some(FailureKind::HarnessFault));
-    assert_eq!(end.exit, ExitStatus::Budget);
+    let steps = sink.steps();
+    assert_eq!(steps.len(), 2, "faults spend no block budget");
+    for step in &steps {
+        let record = &step.actions[0];
+        assert!(record.executed.is_some());
+        assert!(record.correction.is_none());
+        assert!(step.events.iter().any(|e| e.verdict == VerdictKind::Fault));
+        let unchecked = step
+            .events
+            .iter()
+            .find(|e| e.verdict == VerdictKind::Unchecked)
+            .unwrap();
+        assert_eq!(unchecked.failure, Some(FailureKind::HarnessFault));
+        assert!(unchecked.message.as_deref().unwrap().contains("unchecked"));
+    }
+    let stats = lifeharness_core::ActionStats::of(&steps);
+    assert_eq!(
+        (stats.blocked, stats.unchecked, stats.harness_faults),
+        (0, 2, 2)
+    );
+    assert_ne!(end.failure, Some(FailureKind::HarnessFault));
+}
+
+#[tokio::test]
+async fn a_fault_after_the_observation_ends_the_episode_by_default() {
+    let model = script(vec![
+        call("set", json!({"key": "color", "value": "large"})),
+        call("submit", json!({})),
+    ]);
+    let layers = [TestLayer::arc(Behaviour::FaultOnObservation)];
+    let (end, sink) = play(&model, &layers, RuntimeConfig::default(), 0).await;
+    assert_eq!(end.exit, ExitStatus::Error);
+    assert_eq!(end.failure, Some(FailureKind::HarnessFault));
+    assert_eq!(sink.steps().len(), 1);
+    let config = RuntimeConfig {
+        on_fault: FaultPolicy::AllowUnchecked,
+        ..RuntimeConfig::default()
+    };
+    let (end, sink) = play(&model, &layers, config, 0).await;
+    assert_eq!(sink.steps().len(), 2);
+    assert_ne!(end.failure, Some(FailureKind::HarnessFault));
 }
 
 #[tokio::test]

@@ -146,6 +146,8 @@ pub enum Behaviour {
     AbortTool(&'static str),
     /// Fail internally on every action.
     FaultOnAction,
+    /// Fail internally after every observation.
+    FaultOnObservation,
     /// Annotate every tool result.
     Annotate(&'static str),
     /// Nudge after the n-th observation, directive after the next, stop after the one after.
@@ -264,6 +266,9 @@ impl Layer for TestLayer {
                 } else {
                     vec![]
                 }
+            }
+            Behaviour::FaultOnObservation => {
+                return Err(LayerError("annotator crashed".into()));
             }
             _ => vec![],
         })

@@ -10,6 +10,7 @@ use lifeharness_core::{
     Action, ActionVerdict, EpisodeSetup, EpisodeView, FeedbackVerdict, HistoryEntry, Layer,
     LayerEvent, ModelTurn, Observation, Task, ToolCall, ToolSpec,
 };
+use lifeharness_env_agentbench::{AgentBenchFactory, db_gold_actions};
 use lifeharness_env_tau2::task::Tau2Task;
 use lifeharness_env_tau2::{gold_actions, to_actions};
 use lifeharness_layers::{ContractLayer, RealizationLayer, RegulationLayer};
@@ -75,7 +76,10 @@ impl Tally {
     }
 }
 
-fn gold_of(env: &str, task: &Task) -> Result<Vec<Action>> {
+fn gold_of(env: &str, task: &Task, db: Option<&AgentBenchFactory>) -> Result<Vec<Action>> {
+    if let Some(db) = db {
+        return Ok(db_gold_actions(db, &task.id)?);
+    }
     if env.starts_with("tau2-") {
         let parsed: Tau2Task = serde_json::from_value(task.data.clone())
             .with_context(|| format!("task {} is not a tau2 task", task.id))?;
@@ -83,7 +87,7 @@ fn gold_of(env: &str, task: &Task) -> Result<Vec<Action>> {
     }
     let Some(gold) = task.data.get("gold").and_then(Value::as_array) else {
         bail!(
-            "environment '{env}' has no gold actions for audit (tau2-retail, tau2-airline and toy do)"
+            "environment '{env}' has no gold actions for audit (tau2-retail, tau2-airline, agentbench-db and toy do)"
         );
     };
     Ok(gold
@@ -121,6 +125,10 @@ async fn audit_gold(args: &AuditArgs, harness: Arc<CompiledHarness>) -> Result<V
     let env_name = args.env.as_deref().context("--gold needs --env")?;
     let factory = registry::environment(env_name, &EnvOptions::default()).await?;
     let tasks = factory.tasks(&args.split)?;
+    let db = match env_name {
+        "agentbench-db" => Some(AgentBenchFactory::db()?),
+        _ => None,
+    };
     let realization = RealizationLayer::new(Arc::clone(&harness));
     let regulation = RegulationLayer::new(Arc::clone(&harness));
     let mut tally = Tally::default();
@@ -130,7 +138,10 @@ async fn audit_gold(args: &AuditArgs, harness: Arc<CompiledHarness>) -> Result<V
         let tools = contract_tools(&harness, task, env.tools())?;
         let mut history: Vec<HistoryEntry> = Vec::new();
         let events: Vec<LayerEvent> = Vec::new();
-        for (step, action) in gold_of(env_name, task)?.into_iter().enumerate() {
+        for (step, action) in gold_of(env_name, task, db.as_ref())?
+            .into_iter()
+            .enumerate()
+        {
             {
                 let view = EpisodeView {
                     task,

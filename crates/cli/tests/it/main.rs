@@ -422,8 +422,8 @@ fn a_closed_stdout_ends_quietly_not_with_a_panic() {
 }
 
 #[test]
-fn shipped_tau2_harnesses_block_no_gold_action() {
-    for env in ["tau2-retail", "tau2-airline"] {
+fn shipped_harnesses_block_no_gold_action() {
+    for env in ["tau2-retail", "tau2-airline", "agentbench-db"] {
         let harness = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../harnesses")
             .join(format!("{env}.toml"));

@@ -16,6 +16,7 @@ pub mod layer;
 pub mod message;
 pub mod model;
 pub mod policy;
+pub mod py;
 pub mod sink;
 pub mod stats;
 pub mod tool;

@@ -5,7 +5,8 @@
 //! division, `//` floor division, `**` power, with Python's error texts for
 //! the usual mistakes (division by zero, unclosed parentheses, leading zeros).
 
-use crate::pyjson::{float_repr, py_round};
+use crate::pyjson::py_round;
+use lifeharness_core::py::float_repr;
 
 const SYNTAX: &str = "invalid syntax (<string>, line 1)";
 
@@ -28,13 +29,7 @@ pub fn calculate(expression: &str) -> Result<String, String> {
     }
     let float = value.to_float()?;
     let rounded = py_round(float, 2);
-    Ok(if rounded.is_nan() {
-        "nan".to_string()
-    } else if rounded.is_infinite() {
-        if rounded > 0.0 { "inf" } else { "-inf" }.to_string()
-    } else {
-        float_repr(rounded)
-    })
+    Ok(float_repr(rounded))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,7 +1,7 @@
 //! The prompt texts of the original (see `data/prompts/README.md`) and
 //! their strict rendering: every placeholder must be filled, once.
 
-use crate::py::str_repr;
+use lifeharness_core::py::str_repr;
 
 /// The agent's greeting that opens every original conversation.
 pub const FIRST_AGENT_MESSAGE: &str = "Hi! How can I help you today?";

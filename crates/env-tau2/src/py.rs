@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::pyjson::float_repr;
+use lifeharness_core::py::{float_repr, str_repr};
 
 /// The pydantic minor version whose documentation URL appears in validation
 /// errors (`https://errors.pydantic.dev/<version>/v/<type>`).
@@ -137,35 +137,6 @@ pub fn py_repr(value: &Value) -> String {
             format!("{{{}}}", parts.join(", "))
         }
     }
-}
-
-/// Python's `repr()` of a string.
-pub fn str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// Python's `==` between JSON-loaded values (`1 == 1.0 == True`).

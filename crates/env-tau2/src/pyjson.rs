@@ -73,7 +73,7 @@ impl PyWriter {
 
     /// A Python float, printed with `float.__repr__`.
     pub fn float(&mut self, value: f64) {
-        push_float_repr(&mut self.out, value);
+        push_json_float(&mut self.out, value);
     }
 
     /// A string with Python's `ensure_ascii` escaping.
@@ -356,146 +356,16 @@ pub fn push_int(out: &mut String, value: i64) {
     out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
 }
 
-/// A small stack buffer for `write!`.
-struct StackText {
-    buf: [u8; 48],
-    len: usize,
-}
-
-impl std::fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let slot = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        slot.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// Python's `repr(float)`: the shortest digits that round-trip, in
-/// positional notation when the decimal exponent is in `-4..16`, else
-/// scientific (`1e-05`, `1.5e+16`); `NaN`, `Infinity`, `-Infinity` as
-/// `json.dumps` prints them.
-pub fn push_float_repr(out: &mut String, value: f64) {
+/// A float as `json.dumps` prints it: Python's `repr`, except `NaN`,
+/// `Infinity` and `-Infinity` for the non-finite values.
+fn push_json_float(out: &mut String, value: f64) {
     if value.is_nan() {
         out.push_str("NaN");
-        return;
-    }
-    if value.is_infinite() {
+    } else if value.is_infinite() {
         out.push_str(if value > 0.0 { "Infinity" } else { "-Infinity" });
-        return;
-    }
-    if value == 0.0 {
-        out.push_str(if value.is_sign_negative() {
-            "-0.0"
-        } else {
-            "0.0"
-        });
-        return;
-    }
-    if push_cents(out, value) {
-        return;
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits: "-d.ddde<exp>".
-    let mut sci = StackText {
-        buf: [0; 48],
-        len: 0,
-    };
-    let _ = write!(sci, "{:e}", value.abs());
-    let sci = sci.buf.get(..sci.len).unwrap_or_default();
-    let e = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
-    let exp: i32 = std::str::from_utf8(sci.get(e + 1..).unwrap_or_default())
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    // The mantissa's digits without the point (at most 17).
-    let mut digits = [0u8; 24];
-    let mut n = 0;
-    for &b in sci.get(..e).unwrap_or_default() {
-        if b.is_ascii_digit() && n < digits.len() {
-            digits[n] = b;
-            n += 1;
-        }
-    }
-    let digits = std::str::from_utf8(&digits[..n]).unwrap_or_default();
-    // Python: decpt = exp + 1; scientific when decpt <= -4 or decpt > 16.
-    let decpt = exp + 1;
-    if value < 0.0 {
-        out.push('-');
-    }
-    if decpt <= -4 || decpt > 16 {
-        let (first, rest) = digits.split_at(1);
-        out.push_str(first);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
-        out.push_str(if exp < 0 { "e-" } else { "e+" });
-        if exp.abs() < 10 {
-            out.push('0');
-        }
-        push_int(out, i64::from(exp.abs()));
-    } else if decpt <= 0 {
-        out.push_str("0.");
-        for _ in 0..(-decpt) {
-            out.push('0');
-        }
-        out.push_str(digits);
     } else {
-        let decpt = decpt as usize;
-        if digits.len() <= decpt {
-            out.push_str(digits);
-            for _ in digits.len()..decpt {
-                out.push('0');
-            }
-            out.push_str(".0");
-        } else {
-            out.push_str(&digits[..decpt]);
-            out.push('.');
-            out.push_str(&digits[decpt..]);
-        }
+        lifeharness_core::py::push_float_repr(out, value);
     }
-}
-
-/// The common case of prices and balances: a value that is exactly the
-/// double nearest to a decimal with at most two places. Below 2^43 two
-/// such decimals are further apart than the doubles near them, so that
-/// decimal (trailing zeros dropped, at least one place kept) is the
-/// shortest text that reads back as `value`: what `repr` prints. `false`
-/// (nothing written) for any other value.
-fn push_cents(out: &mut String, value: f64) -> bool {
-    const LIMIT: f64 = (1u64 << 43) as f64;
-    let magnitude = value.abs();
-    if !(0.01..LIMIT).contains(&magnitude) {
-        return false;
-    }
-    let cents = (magnitude * 100.0).round();
-    if cents / 100.0 != magnitude {
-        return false;
-    }
-    let cents = cents as i64;
-    if value < 0.0 {
-        out.push('-');
-    }
-    push_int(out, cents / 100);
-    let fraction = cents % 100;
-    out.push('.');
-    if fraction == 0 {
-        out.push('0');
-    } else {
-        out.push(char::from(b'0' + (fraction / 10) as u8));
-        if fraction % 10 != 0 {
-            out.push(char::from(b'0' + (fraction % 10) as u8));
-        }
-    }
-    true
-}
-
-/// Python's `repr(float)` as a string.
-pub fn float_repr(value: f64) -> String {
-    let mut out = String::new();
-    push_float_repr(&mut out, value);
-    out
 }
 
 /// Python's `round(x, ndigits)` for a float: the nearest value with `ndigits`
@@ -515,80 +385,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn float_repr_matches_python() {
+    fn floats_dump_as_json_dumps_prints_them() {
         let cases = [
-            (100.0, "100.0"),
-            (0.1, "0.1"),
-            (1e-05, "1e-05"),
-            (0.0001, "0.0001"),
-            (1e16, "1e+16"),
-            (1e15, "1000000000000000.0"),
-            (123456789012345680.0, "1.2345678901234568e+17"),
-            (1.5e16, "1.5e+16"),
-            (-2.5, "-2.5"),
-            (0.30000000000000004, "0.30000000000000004"),
-            (5e-324, "5e-324"),
-            (1.7976931348623157e308, "1.7976931348623157e+308"),
-            (-0.0, "-0.0"),
             (2224.04, "2224.04"),
-            (9999999999999998.0, "9999999999999998.0"),
+            (1e-05, "1e-05"),
+            (-0.0, "-0.0"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
         ];
         for (value, expected) in cases {
-            assert_eq!(float_repr(value), expected, "{value:e}");
-        }
-    }
-
-    /// The two-decimal shortcut prints what the general path prints.
-    #[test]
-    fn cents_shortcut_agrees_with_shortest_digits() {
-        let mut values: Vec<f64> = vec![0.01, 0.1, 0.5, 1.0, 2224.04, 99.99, 1e12 + 0.25];
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..200_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let cents = (seed % 10_000_000_000) as f64;
-            values.push(cents / 100.0);
-            values.push(cents / 10.0);
-            values.push(-(cents / 100.0));
-            values.push(f64::from_bits(seed >> 2));
-            values.push((seed % 100_000) as f64 / 1000.0);
-        }
-        for value in values {
-            let mut fast = String::new();
-            if push_cents(&mut fast, value) {
-                let mut general = String::new();
-                // The general path, without the shortcut.
-                general_repr(&mut general, value);
-                assert_eq!(fast, general, "{value:e}");
-            }
-        }
-    }
-
-    /// `push_float_repr` with the shortcut bypassed.
-    fn general_repr(out: &mut String, value: f64) {
-        let text = format!("{value:e}");
-        let (mantissa, exp) = text.split_once('e').unwrap();
-        let exp: i32 = exp.parse().unwrap();
-        let negative = mantissa.starts_with('-');
-        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-        let decpt = exp + 1;
-        assert!((-3..=16).contains(&decpt), "{value:e}");
-        if negative {
-            out.push('-');
-        }
-        if decpt <= 0 {
-            out.push_str("0.");
-            out.push_str(&"0".repeat((-decpt) as usize));
-            out.push_str(&digits);
-        } else if digits.len() <= decpt as usize {
-            out.push_str(&digits);
-            out.push_str(&"0".repeat(decpt as usize - digits.len()));
-            out.push_str(".0");
-        } else {
-            out.push_str(&digits[..decpt as usize]);
-            out.push('.');
-            out.push_str(&digits[decpt as usize..]);
+            let mut out = String::new();
+            push_json_float(&mut out, value);
+            assert_eq!(out, expected, "{value:e}");
         }
     }
 

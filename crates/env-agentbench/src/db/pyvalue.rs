@@ -3,6 +3,7 @@
 //! shown to the agent as `str(list_of_tuples)`) and a parser for Python
 //! literals (the scorer `eval`s answers and expected results).
 
+use lifeharness_core::py::{float_repr, str_repr};
 use serde_json::Value;
 
 /// A Python value, as far as DBBench needs one.
@@ -75,102 +76,6 @@ impl PyValue {
             Value::Object(_) => Self::Str(value.to_string()),
         }
     }
-}
-
-/// Python's `repr(float)`: shortest round-trip digits, scientific notation
-/// when the exponent is below -4 or at least 16.
-pub fn float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".to_string();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.to_string();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.to_string();
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits, e.g. `1.5e-5`.
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if f < 0.0 { "-" } else { "" };
-    if (-4..16).contains(&exp) {
-        let n = digits.len() as i32;
-        let body = if exp >= n - 1 {
-            // An integral value: all digits then zeros, plus ".0".
-            let zeros = "0".repeat((exp - (n - 1)) as usize);
-            format!("{digits}{zeros}.0")
-        } else if exp >= 0 {
-            let split = (exp + 1) as usize;
-            format!("{}.{}", &digits[..split], &digits[split..])
-        } else {
-            let zeros = "0".repeat((-exp - 1) as usize);
-            format!("0.{zeros}{digits}")
-        };
-        format!("{sign}{body}")
-    } else {
-        let body = if digits.len() > 1 {
-            format!("{}.{}", &digits[..1], &digits[1..])
-        } else {
-            digits
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{body}e{esign}{:02}", exp.abs())
-    }
-}
-
-/// Whether Python's `str.isprintable` would say no (approximately: control
-/// characters, separators other than the space, common format characters).
-fn is_unprintable(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{a0}'
-                | '\u{ad}'
-                | '\u{1680}'
-                | '\u{2000}'..='\u{200f}'
-                | '\u{2028}'..='\u{202f}'
-                | '\u{205f}'..='\u{2064}'
-                | '\u{3000}'
-                | '\u{feff}'
-        )
-}
-
-/// Python's `repr(str)`.
-pub fn str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if is_unprintable(c) => {
-                let code = c as u32;
-                if code < 0x100 {
-                    out.push_str(&format!("\\x{code:02x}"));
-                } else if code < 0x10000 {
-                    out.push_str(&format!("\\u{code:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{code:08x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 fn bytes_repr(b: &[u8]) -> String {

@@ -76,7 +76,7 @@ fn text_of(value: ValueRef<'_>) -> Option<String> {
     match value {
         ValueRef::Null => None,
         ValueRef::Integer(i) => Some(i.to_string()),
-        ValueRef::Real(f) => Some(super::pyvalue::float_repr(f)),
+        ValueRef::Real(f) => Some(lifeharness_core::py::float_repr(f)),
         ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
     }
 }

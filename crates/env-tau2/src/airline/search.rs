@@ -269,7 +269,7 @@ impl FlightDb {
                 let day: i64 = tail.trim().parse().map_err(|_| {
                     format!(
                         "invalid literal for int() with base 10: {}",
-                        py::str_repr(&tail)
+                        lifeharness_core::py::str_repr(&tail)
                     )
                 })?;
                 Value::String(format!("2024-05-{}", day + 1))

@@ -310,7 +310,7 @@ impl FlightDb {
                     user.payment_methods.shift_remove(&payment.payment_id);
                 }
                 Some(PaymentMethod::CreditCard { .. }) => {}
-                None => return Err(py::str_repr(&payment.payment_id)),
+                None => return Err(lifeharness_core::py::str_repr(&payment.payment_id)),
             }
         }
         for (number, date) in &seat_updates {

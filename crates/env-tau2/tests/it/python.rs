@@ -4,7 +4,8 @@
 //! `TAU2_DATA_DIR=/tmp/tau2src/data /tmp/tau2venv/bin/python tools/python_reference.py tests/it/fixtures/python_reference.json`
 //! (see the script's docstring for the install).
 
-use lifeharness_env_tau2::pyjson::{self, float_repr};
+use lifeharness_core::py::float_repr;
+use lifeharness_env_tau2::pyjson;
 use lifeharness_env_tau2::{Db, Tau2Factory, UserMode};
 use proptest::prelude::*;
 use serde_json::Value;

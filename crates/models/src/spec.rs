@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Options follow a `?` as `key=value` pairs joined by `&`; an unknown key is
-//! an error. [`load_model`] turns a spec into an `Arc<dyn Model>`.
+//! an error naming it, and every on/off option goes through one parser that
+//! rejects what it does not understand. [`load_model`] turns a spec into an
+//! `Arc<dyn Model>`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -71,6 +73,19 @@ fn num<T: std::str::FromStr>(spec: &str, key: &str, value: &str) -> Result<T, Mo
         .map_err(|_| ModelsError::spec(spec, format!("option {key}={value} is not a valid number")))
 }
 
+/// An on/off option: exactly `1`/`0`, `true`/`false`, `on`/`off` or
+/// `yes`/`no` (any case); anything else is an error naming the option.
+fn flag(spec: &str, key: &str, value: &str) -> Result<bool, ModelsError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => Err(ModelsError::spec(
+            spec,
+            format!("option {key}={value} is not on/off (1/0, true/false, on/off, yes/no)"),
+        )),
+    }
+}
+
 fn stops(value: &str) -> Vec<String> {
     value
         .split(',')
@@ -94,18 +109,7 @@ fn embedded_config(
             "n_batch" => config.n_batch = num(spec, key, value)?,
             "threads" => config.threads = Some(num(spec, key, value)?),
             "max_sessions" => config.max_sessions = num(spec, key, value)?,
-            "prefix_cache" => {
-                config.prefix_cache = match value.as_str() {
-                    "1" | "true" | "on" => true,
-                    "0" | "false" | "off" => false,
-                    _ => {
-                        return Err(ModelsError::spec(
-                            spec,
-                            "prefix_cache must be on or off (1/0, true/false)",
-                        ));
-                    }
-                }
-            }
+            "prefix_cache" => config.prefix_cache = flag(spec, key, value)?,
             "max_tokens" => config.max_tokens = num(spec, key, value)?,
             "temperature" => config.temperature = num(spec, key, value)?,
             "top_p" => config.top_p = num(spec, key, value)?,
@@ -119,7 +123,7 @@ fn embedded_config(
                     _ => {
                         return Err(ModelsError::spec(
                             spec,
-                            "prompt must be 'chat' or 'completion'",
+                            format!("option {key}={value} must be 'chat' or 'completion'"),
                         ));
                     }
                 }
@@ -169,8 +173,8 @@ fn openai_config(
             "retries" => config.retry.max_retries = num(spec, key, value)?,
             "concurrency" => config.max_concurrency = num::<usize>(spec, key, value)?.max(1),
             "jitter_seed" => config.jitter_seed = num(spec, key, value)?,
-            "response_format" => config.response_format = value == "true" || value == "1",
-            "text_mode" => config.text_mode = value == "true" || value == "1",
+            "response_format" => config.response_format = flag(spec, key, value)?,
+            "text_mode" => config.text_mode = flag(spec, key, value)?,
             _ => {
                 return Err(ModelsError::spec(
                     spec,
@@ -217,9 +221,15 @@ impl ModelSpec {
                 config: embedded_config(spec, &opts, true)?,
             }),
             "openai" => Ok(Self::OpenAi(openai_config(spec, target, &opts)?)),
-            "scripted" if !target.is_empty() && opts.is_empty() => Ok(Self::Scripted {
-                path: PathBuf::from(target),
-            }),
+            "scripted" if !target.is_empty() => match opts.first() {
+                Some((key, _)) => Err(ModelsError::spec(
+                    spec,
+                    format!("unknown option '{key}' for a scripted model"),
+                )),
+                None => Ok(Self::Scripted {
+                    path: PathBuf::from(target),
+                }),
+            },
             _ => Err(ModelsError::spec(
                 spec,
                 "expected embedded:<name>, gguf:<path>, openai:<model>@<url> or scripted:<path>",
@@ -350,6 +360,57 @@ mod tests {
             "other:x",
         ] {
             assert!(ModelSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn on_off_options_share_one_parser() {
+        let openai = |q: &str| ModelSpec::parse(&format!("openai:m@http://x/v1?{q}"));
+        let embedded = |q: &str| ModelSpec::parse(&format!("embedded:smollm2-135m?{q}"));
+        for (value, want) in [
+            ("on", true),
+            ("ON", true),
+            ("1", true),
+            ("true", true),
+            ("Yes", true),
+            ("off", false),
+            ("0", false),
+            ("False", false),
+            ("no", false),
+        ] {
+            assert!(
+                matches!(openai(&format!("text_mode={value}")), Ok(ModelSpec::OpenAi(c)) if c.text_mode == want),
+                "text_mode={value}"
+            );
+            assert!(
+                matches!(openai(&format!("response_format={value}")), Ok(ModelSpec::OpenAi(c)) if c.response_format == want),
+                "response_format={value}"
+            );
+            assert!(
+                matches!(embedded(&format!("prefix_cache={value}")), Ok(ModelSpec::Embedded { config, .. }) if config.prefix_cache == want),
+                "prefix_cache={value}"
+            );
+        }
+        for (result, option) in [
+            (openai("text_mode=maybe"), "text_mode=maybe"),
+            (openai("response_format=2"), "response_format=2"),
+            (embedded("prefix_cache=maybe"), "prefix_cache=maybe"),
+            (embedded("prefix_cache="), "prefix_cache="),
+        ] {
+            // The reason (not just the echoed spec) names the option and value.
+            let reason = reason(result);
+            assert!(reason.contains(option), "{option}: {reason}");
+        }
+        assert!(reason(openai("text_mod=on")).contains("'text_mod'"));
+        assert!(reason(embedded("prefix=on")).contains("'prefix'"));
+        assert!(reason(ModelSpec::parse("scripted:s.json?text_mode=on")).contains("'text_mode'"));
+        assert!(reason(embedded("prompt=maybe")).contains("prompt=maybe"));
+    }
+
+    fn reason(result: Result<ModelSpec, ModelsError>) -> String {
+        match result {
+            Err(ModelsError::Spec { reason, .. }) => reason,
+            other => panic!("expected a spec error, got {other:?}"),
         }
     }
 

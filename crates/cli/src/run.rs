@@ -230,30 +230,34 @@ pub(crate) async fn play(store: &Store, run_id: &str, config: &RunConfig) -> Res
     }
     store.mark_interrupted(run_id)?;
     let env_info = factory.info();
-    let harness_info = harness.info();
-    let mut jobs = Vec::new();
-    for trial in 0..config.trials {
-        for task in &tasks {
-            let key = (task.id.clone(), trial);
-            if done.contains(&key) {
-                continue;
-            }
-            let attempt = attempts.get(&key).copied().unwrap_or(0);
-            jobs.push(EpisodeSpec {
-                run_id: run_id.to_string(),
-                episode_id: episode_id(&task.id, trial, attempt),
-                seed: episode_seed(config.seed, &task.id, trial),
-                task: task.clone(),
-                trial,
-                attempt,
-                environment: env_info.clone(),
-                harness: harness_info.clone(),
-                config: runtime.clone(),
-            });
+    let harness_info = Arc::new(harness.info());
+    // Jobs are built as episode slots free up, so memory stays flat in the
+    // number of episodes; every job shares the one harness description.
+    let pending = || {
+        (0..config.trials)
+            .flat_map(|trial| tasks.iter().map(move |task| (trial, task)))
+            .filter(|(trial, task)| !done.contains(&(task.id.clone(), *trial)))
+    };
+    let pending_count = pending().count();
+    let jobs = pending().map(|(trial, task)| {
+        let attempt = attempts
+            .get(&(task.id.clone(), trial))
+            .copied()
+            .unwrap_or(0);
+        EpisodeSpec {
+            run_id: run_id.to_string(),
+            episode_id: episode_id(&task.id, trial, attempt),
+            seed: episode_seed(config.seed, &task.id, trial),
+            task: task.clone(),
+            trial,
+            attempt,
+            environment: env_info.clone(),
+            harness: Arc::clone(&harness_info),
+            config: runtime.clone(),
         }
-    }
+    });
     let total = tasks.len() * config.trials as usize;
-    let skipped = total - jobs.len();
+    let skipped = total - pending_count;
     let model_info = model.info();
     eprintln!(
         "run {run_id}: env {} split {} | model {} ({}) | harness {} ({}) | {} episodes ({} already finished) -> {}",
@@ -295,7 +299,7 @@ pub(crate) async fn play(store: &Store, run_id: &str, config: &RunConfig) -> Res
             }
         })
     };
-    let bar = ProgressBar::new(jobs.len() as u64);
+    let bar = ProgressBar::new(pending_count as u64);
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} episodes {msg}",

@@ -33,8 +33,9 @@ pub struct EpisodeSpec {
     pub seed: u64,
     /// The environment description.
     pub environment: EnvInfo,
-    /// The harness description.
-    pub harness: HarnessInfo,
+    /// The harness description, shared by every episode of a run (its
+    /// configuration can be large; the episodes must not each hold a copy).
+    pub harness: Arc<HarnessInfo>,
     /// Budgets and switches.
     pub config: RuntimeConfig,
 }
@@ -150,7 +151,7 @@ async fn play(
         seed: spec.seed,
         environment: spec.environment.clone(),
         model: model.info(),
-        harness: spec.harness.clone(),
+        harness: HarnessInfo::clone(&spec.harness),
         system_text: setup.system_text.clone(),
         events: events.clone(),
         started_at: now_rfc3339(),

@@ -49,12 +49,16 @@ pub struct RunSummary {
 /// Plays `jobs`, at most `concurrency` at a time, each in a fresh environment
 /// from `factory`. Cancelling `cancel` stops new episodes from starting and
 /// cuts off running ones after their last finished step.
+///
+/// A job is taken from `jobs` only when a slot frees up, so a lazy iterator
+/// keeps memory flat however many episodes the run has; nothing is kept of
+/// an episode once it has ended and been reported.
 #[expect(
     clippy::too_many_arguments,
     reason = "the run's wiring is explicit by design"
 )]
 pub async fn run_many(
-    jobs: Vec<EpisodeJob>,
+    jobs: impl IntoIterator<Item = EpisodeJob>,
     model: Arc<dyn Model>,
     factory: Arc<dyn EnvironmentFactory>,
     layers: Arc<[Arc<dyn Layer>]>,

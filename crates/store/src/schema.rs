@@ -1,9 +1,17 @@
 //! The database schema (versioned with `PRAGMA user_version`).
+//!
+//! Version 2 stores what episodes repeat once: task data, environment,
+//! model, harness and system text live in `blobs` (deflated JSON,
+//! content-addressed by SHA-256) and episodes point at them; layer events
+//! live once in `event_kinds` and each step lists the kinds it recorded.
+//! `steps` and `events` are views with the columns version 1 had, for SQL
+//! queries over a store. Version 1 (every header and step row held its whole
+//! JSON) is migrated in place, in one transaction, when a store is opened.
 
 /// The schema version this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
-/// Creates the tables if they are missing.
+/// Creates the version 2 tables and views if they are missing.
 pub(crate) const CREATE: &str = r#"
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -11,31 +19,14 @@ CREATE TABLE IF NOT EXISTS runs (
     status      TEXT NOT NULL,
     config      TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS episodes (
-    run_id      TEXT NOT NULL REFERENCES runs(run_id),
-    episode_id  TEXT NOT NULL,
-    task_id     TEXT NOT NULL,
-    status      TEXT NOT NULL,
-    header      TEXT NOT NULL,
-    exit        TEXT,
-    reward      REAL,
-    end_record  TEXT,
-    started_at  TEXT NOT NULL,
-    finished_at TEXT,
-    PRIMARY KEY (run_id, episode_id)
+CREATE TABLE IF NOT EXISTS blobs (
+    id          INTEGER PRIMARY KEY,
+    hash        BLOB NOT NULL UNIQUE,
+    body        BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS steps (
-    run_id      TEXT NOT NULL,
-    episode_id  TEXT NOT NULL,
-    idx         INTEGER NOT NULL,
-    step        TEXT NOT NULL,
-    PRIMARY KEY (run_id, episode_id, idx)
-);
-CREATE TABLE IF NOT EXISTS events (
-    run_id      TEXT NOT NULL,
-    episode_id  TEXT NOT NULL,
-    step_idx    INTEGER,
-    seq         INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS event_kinds (
+    id          INTEGER PRIMARY KEY,
+    body        TEXT NOT NULL UNIQUE,
     layer       TEXT NOT NULL,
     hook        TEXT NOT NULL,
     rule_id     TEXT,
@@ -44,6 +35,62 @@ CREATE TABLE IF NOT EXISTS events (
     failure     TEXT,
     observe_only INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS events_by_rule ON events(rule_id);
-CREATE INDEX IF NOT EXISTS events_by_episode ON events(run_id, episode_id);
+CREATE TABLE IF NOT EXISTS episodes (
+    id          INTEGER PRIMARY KEY,
+    run_id      TEXT NOT NULL REFERENCES runs(run_id),
+    episode_id  TEXT NOT NULL,
+    task_id     TEXT NOT NULL,
+    trial       INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    seed        INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    task        INTEGER NOT NULL REFERENCES blobs(id),
+    environment INTEGER NOT NULL REFERENCES blobs(id),
+    model       INTEGER NOT NULL REFERENCES blobs(id),
+    harness     INTEGER NOT NULL REFERENCES blobs(id),
+    system_text INTEGER NOT NULL REFERENCES blobs(id),
+    events      TEXT NOT NULL,
+    exit        TEXT,
+    reward      REAL,
+    end_record  TEXT,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    UNIQUE (run_id, episode_id)
+);
+CREATE TABLE IF NOT EXISTS step_rows (
+    id          INTEGER PRIMARY KEY,
+    ep          INTEGER NOT NULL REFERENCES episodes(id),
+    idx         INTEGER NOT NULL,
+    body        BLOB NOT NULL,
+    events      TEXT NOT NULL,
+    UNIQUE (ep, idx)
+);
+CREATE VIEW IF NOT EXISTS steps AS
+    SELECT e.run_id, e.episode_id, s.idx, s.body AS step
+    FROM step_rows s JOIN episodes e ON e.id = s.ep;
+CREATE VIEW IF NOT EXISTS events AS
+    SELECT e.run_id, e.episode_id, NULL AS step_idx, CAST(j.key AS INTEGER) AS seq,
+           k.layer, k.hook, k.rule_id, k.verdict, k.message, k.failure, k.observe_only
+    FROM episodes e, json_each(e.events) j JOIN event_kinds k ON k.id = j.value
+    UNION ALL
+    SELECT e.run_id, e.episode_id, s.idx, CAST(j.key AS INTEGER),
+           k.layer, k.hook, k.rule_id, k.verdict, k.message, k.failure, k.observe_only
+    FROM step_rows s JOIN episodes e ON e.id = s.ep, json_each(s.events) j
+         JOIN event_kinds k ON k.id = j.value;
+"#;
+
+/// Moves the version 1 tables aside before the version 2 ones are created.
+pub(crate) const V1_RENAME: &str = r#"
+DROP INDEX IF EXISTS events_by_rule;
+DROP INDEX IF EXISTS events_by_episode;
+ALTER TABLE episodes RENAME TO episodes_v1;
+ALTER TABLE steps RENAME TO steps_v1;
+ALTER TABLE events RENAME TO events_v1;
+"#;
+
+/// Drops the version 1 tables once their content is copied.
+pub(crate) const V1_DROP: &str = r#"
+DROP TABLE steps_v1;
+DROP TABLE events_v1;
+DROP TABLE episodes_v1;
 "#;

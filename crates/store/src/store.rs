@@ -11,8 +11,11 @@ use lifeharness_core::{
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::schema::{CREATE, SCHEMA_VERSION};
+use crate::codec::{self, Caches};
+use crate::schema::{CREATE, SCHEMA_VERSION, V1_DROP, V1_RENAME};
+use crate::writer::{self, Op, Request};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -74,10 +77,13 @@ pub struct EpisodeRow {
     pub steps: u64,
 }
 
-/// The trajectory store. Cheap to clone; all clones share one connection.
+/// The trajectory store. Cheap to clone; all clones share one connection for
+/// reads and direct writes, and one writer thread (started on first use)
+/// for the [`TrajectorySink`] writes.
 #[derive(Debug, Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    writer: Arc<Mutex<Option<mpsc::Sender<Request>>>>,
     path: PathBuf,
 }
 
@@ -85,42 +91,132 @@ fn json_text<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Malformed(e.to_string()))
 }
 
-fn enum_label<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => String::new(),
+/// The settings every connection to a store uses: WAL, `synchronous = NORMAL`
+/// (see the crate docs for what that means on power loss), a busy timeout.
+pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+}
+
+fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        params![name],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+}
+
+/// Rewrites a version 1 store as version 2 in one transaction; on any error
+/// nothing changes.
+fn migrate_v1(conn: &mut Connection, shown: &str) -> Result<(), StoreError> {
+    let fail = |what: String| {
+        StoreError::Malformed(format!(
+            "store {shown} has schema version 1 and could not be migrated to version \
+             {SCHEMA_VERSION} ({what}); the store was left unchanged"
+        ))
+    };
+    let sql = |e: rusqlite::Error| fail(e.to_string());
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sql)?;
+    // Another process may have migrated the store while this one waited for the lock.
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sql)?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
     }
+    tx.execute_batch(V1_RENAME).map_err(sql)?;
+    tx.execute_batch(CREATE).map_err(sql)?;
+    let mut caches = Caches::default();
+    {
+        let mut episodes = tx
+            .prepare("SELECT run_id, episode_id, status, header, end_record FROM episodes_v1 ORDER BY rowid")
+            .map_err(sql)?;
+        let mut rows = episodes.query([]).map_err(sql)?;
+        let mut steps = tx
+            .prepare("SELECT step FROM steps_v1 WHERE run_id = ?1 AND episode_id = ?2 ORDER BY idx")
+            .map_err(sql)?;
+        while let Some(row) = rows.next().map_err(sql)? {
+            let run_id: String = row.get(0).map_err(sql)?;
+            let episode_id: String = row.get(1).map_err(sql)?;
+            let status: String = row.get(2).map_err(sql)?;
+            let header: String = row.get(3).map_err(sql)?;
+            let end: Option<String> = row.get(4).map_err(sql)?;
+            let bad = |what: &str, e: serde_json::Error| {
+                fail(format!("episode {episode_id} of run {run_id}: {what}: {e}"))
+            };
+            let header: EpisodeHeader =
+                serde_json::from_str(&header).map_err(|e| bad("header", e))?;
+            let end: Option<EpisodeEnd> = match end {
+                Some(text) => Some(serde_json::from_str(&text).map_err(|e| bad("end", e))?),
+                None => None,
+            };
+            let texts = steps
+                .query_map(params![run_id, episode_id], |r| r.get::<_, String>(0))
+                .map_err(sql)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql)?;
+            let steps = texts
+                .iter()
+                .map(|t| serde_json::from_str::<Step>(t).map_err(|e| bad("step", e)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let trajectory = Trajectory {
+                format: TRAJECTORY_FORMAT.to_string(),
+                version: TRAJECTORY_VERSION,
+                header,
+                steps,
+                end,
+            };
+            codec::write_trajectory(&tx, &mut caches, &trajectory)
+                .map_err(|e| fail(format!("episode {episode_id} of run {run_id}: {e}")))?;
+            tx.execute(
+                "UPDATE episodes SET status = ?3 WHERE run_id = ?1 AND episode_id = ?2",
+                params![run_id, episode_id, status],
+            )
+            .map_err(sql)?;
+        }
+    }
+    tx.execute_batch(V1_DROP).map_err(sql)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(sql)?;
+    tx.commit().map_err(sql)
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens (creating if needed) the store at `path`. A version 1 store is
+    /// migrated to the current schema in place (one transaction); a store
+    /// written by a newer build is refused.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
         let wrap = |source| StoreError::Sqlite {
-            path: path.display().to_string(),
+            path: shown.clone(),
             source,
         };
-        let conn = Connection::open(path).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(wrap)?;
+        let mut conn = Connection::open(path).map_err(wrap)?;
+        configure(&conn).map_err(wrap)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(wrap)?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::Malformed(format!(
-                "store {} has schema version {version}; this build reads up to {SCHEMA_VERSION}",
-                path.display()
+                "store {shown} has schema version {version}; this build reads up to {SCHEMA_VERSION}"
             )));
+        }
+        let legacy =
+            version == 1 || (version == 0 && has_table(&conn, "episodes").map_err(wrap)?);
+        if legacy {
+            migrate_v1(&mut conn, &shown)?;
         }
         conn.execute_batch(CREATE).map_err(wrap)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(wrap)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(Mutex::new(None)),
             path: path.to_path_buf(),
         })
     }
@@ -242,9 +338,9 @@ impl Store {
     pub fn episodes(&self, run_id: &str) -> Result<Vec<EpisodeRow>, StoreError> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT e.episode_id, e.task_id, json_extract(e.header, '$.trial'), e.status, e.exit, e.reward,
-                        (SELECT COUNT(*) FROM steps s WHERE s.run_id = e.run_id AND s.episode_id = e.episode_id)
-                 FROM episodes e WHERE e.run_id = ?1 ORDER BY e.rowid",
+                "SELECT e.episode_id, e.task_id, e.trial, e.status, e.exit, e.reward,
+                        (SELECT COUNT(*) FROM step_rows s WHERE s.ep = e.id)
+                 FROM episodes e WHERE e.run_id = ?1 ORDER BY e.id",
             )?;
             let rows = stmt.query_map(params![run_id], |r| {
                 Ok(EpisodeRow {
@@ -261,164 +357,62 @@ impl Store {
         })
     }
 
-    /// One episode's full trajectory.
+    /// One episode's full trajectory (self-contained, as it was written).
     pub fn trajectory(&self, run_id: &str, episode_id: &str) -> Result<Trajectory, StoreError> {
-        let found = self.with(|c| {
-            let head: Option<(String, Option<String>)> = c
-                .query_row(
-                    "SELECT header, end_record FROM episodes WHERE run_id = ?1 AND episode_id = ?2",
-                    params![run_id, episode_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let mut stmt = c.prepare(
-                "SELECT step FROM steps WHERE run_id = ?1 AND episode_id = ?2 ORDER BY idx",
-            )?;
-            let steps = stmt
-                .query_map(params![run_id, episode_id], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(head.map(|h| (h, steps)))
-        })?;
-        let Some(((header, end), steps)) = found else {
-            return Err(StoreError::NotFound(format!(
-                "no episode '{episode_id}' in run '{run_id}'"
-            )));
-        };
-        let bad = |what: &str, e: serde_json::Error| {
-            StoreError::Malformed(format!(
-                "episode {episode_id}: stored {what} is malformed: {e}"
-            ))
-        };
-        let header: EpisodeHeader = serde_json::from_str(&header).map_err(|e| bad("header", e))?;
-        let end: Option<EpisodeEnd> = match end {
-            Some(text) => Some(serde_json::from_str(&text).map_err(|e| bad("end", e))?),
-            None => None,
-        };
-        let steps = steps
-            .iter()
-            .map(|s| serde_json::from_str::<Step>(s).map_err(|e| bad("step", e)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Trajectory {
-            format: TRAJECTORY_FORMAT.to_string(),
-            version: TRAJECTORY_VERSION,
-            header,
-            steps,
-            end,
-        })
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Malformed("store connection poisoned".into()))?;
+        codec::read_trajectory(&conn, run_id, episode_id).map_err(|e| self.located(e))
     }
 
-    fn begin(&self, header: &EpisodeHeader) -> Result<(), StoreError> {
-        let text = json_text(header)?;
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO episodes (run_id, episode_id, task_id, status, header, started_at)
-                 VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
-                params![
-                    header.run_id,
-                    header.episode_id,
-                    header.task.id,
-                    text,
-                    header.started_at
-                ],
-            )?;
-            let mut insert = c.prepare_cached(EVENT_INSERT)?;
-            for (seq, event) in header.events.iter().enumerate() {
-                insert_event(
-                    &mut insert,
-                    &header.run_id,
-                    &header.episode_id,
-                    None,
-                    seq,
-                    event,
-                )?;
-            }
-            Ok(())
-        })
+    fn located(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Sqlite { path, source } if path.is_empty() => StoreError::Sqlite {
+                path: self.path.display().to_string(),
+                source,
+            },
+            other => other,
+        }
     }
 
-    fn step(&self, run_id: &str, episode_id: &str, step: &Step) -> Result<(), StoreError> {
-        let text = json_text(step)?;
-        self.with(|c| {
-            let tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO steps (run_id, episode_id, idx, step) VALUES (?1, ?2, ?3, ?4)",
-                params![run_id, episode_id, step.index as i64, text],
-            )?;
-            {
-                let mut insert = tx.prepare_cached(EVENT_INSERT)?;
-                for (seq, event) in step.events.iter().enumerate() {
-                    insert_event(
-                        &mut insert,
-                        run_id,
-                        episode_id,
-                        Some(step.index),
-                        seq,
-                        event,
-                    )?;
+    /// Sends one write to the writer thread and waits until it is committed.
+    async fn write(&self, op: Op) -> Result<(), SinkError> {
+        let sender = {
+            let mut slot = self
+                .writer
+                .lock()
+                .map_err(|_| SinkError("store writer poisoned".into()))?;
+            match &*slot {
+                Some(sender) => sender.clone(),
+                None => {
+                    let sender = writer::spawn(&self.path).map_err(|e| SinkError(e.to_string()))?;
+                    *slot = Some(sender.clone());
+                    sender
                 }
             }
-            tx.commit()
-        })
-    }
-
-    fn end(&self, run_id: &str, episode_id: &str, end: &EpisodeEnd) -> Result<(), StoreError> {
-        let text = json_text(end)?;
-        let reward = end.reward.as_ref().and_then(|r| r.value);
-        let exit = end.exit.as_str();
-        self.with(|c| {
-            c.execute(
-                "UPDATE episodes SET status = 'finished', exit = ?3, reward = ?4, end_record = ?5, finished_at = ?6
-                 WHERE run_id = ?1 AND episode_id = ?2",
-                params![run_id, episode_id, exit, reward, text, end.finished_at],
-            )
-            .map(|_| ())
-        })
+        };
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Request { op, reply })
+            .await
+            .map_err(|_| SinkError("store writer stopped".into()))?;
+        match answer.await {
+            Ok(result) => result.map_err(|e| SinkError(e.to_string())),
+            Err(_) => Err(SinkError("store writer stopped before answering".into())),
+        }
     }
 }
 
-const EVENT_INSERT: &str = "INSERT INTO events
-    (run_id, episode_id, step_idx, seq, layer, hook, rule_id, verdict, message, failure, observe_only)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
-
-fn insert_event(
-    insert: &mut rusqlite::CachedStatement<'_>,
-    run_id: &str,
-    episode_id: &str,
-    step: Option<usize>,
-    seq: usize,
-    event: &lifeharness_core::LayerEvent,
-) -> rusqlite::Result<()> {
-    insert.execute(params![
-        run_id,
-        episode_id,
-        step.map(|s| s as i64),
-        seq as i64,
-        event.layer,
-        enum_label(&event.hook),
-        event.rule_id,
-        enum_label(&event.verdict),
-        event.message,
-        event.failure.map(|f| f.as_str()),
-        event.observe_only,
-    ])?;
-    Ok(())
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, SinkError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(|e| SinkError(e.to_string())),
-        Err(e) => Err(SinkError(format!("store writer failed: {e}"))),
-    }
+fn sink_error(e: StoreError) -> SinkError {
+    SinkError(e.to_string())
 }
 
 #[async_trait]
 impl TrajectorySink for Store {
     async fn begin_episode(&self, header: &EpisodeHeader) -> Result<(), SinkError> {
-        let store = self.clone();
-        let header = header.clone();
-        blocking(move || store.begin(&header)).await
+        let encoded = codec::encode_header(header).map_err(sink_error)?;
+        self.write(Op::Begin(Box::new(encoded))).await
     }
 
     async fn record_step(
@@ -427,13 +421,8 @@ impl TrajectorySink for Store {
         episode_id: &str,
         step: &Step,
     ) -> Result<(), SinkError> {
-        let (store, run, episode, step) = (
-            self.clone(),
-            run_id.to_string(),
-            episode_id.to_string(),
-            step.clone(),
-        );
-        blocking(move || store.step(&run, &episode, &step)).await
+        let encoded = codec::encode_step(run_id, episode_id, step).map_err(sink_error)?;
+        self.write(Op::Step(encoded)).await
     }
 
     async fn end_episode(
@@ -442,27 +431,21 @@ impl TrajectorySink for Store {
         episode_id: &str,
         end: &EpisodeEnd,
     ) -> Result<(), SinkError> {
-        let (store, run, episode, end) = (
-            self.clone(),
-            run_id.to_string(),
-            episode_id.to_string(),
-            end.clone(),
-        );
-        blocking(move || store.end(&run, &episode, &end)).await
+        let encoded = codec::encode_end(run_id, episode_id, end).map_err(sink_error)?;
+        self.write(Op::End(encoded)).await
     }
 }
 
 impl Store {
-    /// Writes a whole trajectory (used by import); fails if the episode exists.
+    /// Writes a whole trajectory in one transaction (used by import); fails if the episode exists.
     pub(crate) fn insert_trajectory(&self, t: &Trajectory) -> Result<(), StoreError> {
-        self.begin(&t.header)?;
-        for step in &t.steps {
-            self.step(&t.header.run_id, &t.header.episode_id, step)?;
-        }
-        if let Some(end) = &t.end {
-            self.end(&t.header.run_id, &t.header.episode_id, end)?;
-        }
-        Ok(())
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Malformed("store connection poisoned".into()))?;
+        let tx = conn.transaction().map_err(codec::sql)?;
+        codec::write_trajectory(&tx, &mut Caches::default(), t).map_err(|e| self.located(e))?;
+        tx.commit().map_err(|e| self.located(codec::sql(e)))
     }
 
     /// Whether a run exists.

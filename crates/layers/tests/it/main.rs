@@ -537,7 +537,7 @@ async fn play(
         attempt: 0,
         seed: 1,
         environment: factory.info(),
-        harness: h.harness.info(),
+        harness: h.harness.info().into(),
         config: RuntimeConfig::default(),
     };
     let sink = Sink(Default::default());

@@ -15,7 +15,12 @@ use lifeharness_core::{
 use lifeharness_store::Store;
 use serde_json::json;
 
-fn header(run: &str, episode: &str) -> EpisodeHeader {
+mod dedup;
+mod migrate;
+mod rich;
+
+/// A small header for `run`/`episode`.
+pub fn header(run: &str, episode: &str) -> EpisodeHeader {
     EpisodeHeader {
         run_id: run.into(),
         episode_id: episode.into(),
@@ -37,7 +42,8 @@ fn header(run: &str, episode: &str) -> EpisodeHeader {
     }
 }
 
-fn step(index: usize) -> Step {
+/// A step with one blocked call and its event.
+pub fn step(index: usize) -> Step {
     let call = ToolCall::from_raw("c", "get", r#"{"key":"a"}"#);
     let mut event = LayerEvent::new("realization", HookPoint::AfterTurn, VerdictKind::Block);
     event.rule_id = Some("r1".into());

@@ -108,7 +108,11 @@ fn commit(
         let text = source.to_string();
         batch
             .iter()
-            .map(|_| Err(StoreError::Io(format!("store {path}: commit failed: {text}"))))
+            .map(|_| {
+                Err(StoreError::Io(format!(
+                    "store {path}: commit failed: {text}"
+                )))
+            })
             .collect()
     };
     if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
@@ -116,8 +120,8 @@ fn commit(
     }
     let mut results = Vec::with_capacity(batch.len());
     for request in batch {
-        let outcome = run(conn, "SAVEPOINT write").and_then(|()| {
-            match apply(conn, caches, &request.op) {
+        let outcome =
+            run(conn, "SAVEPOINT write").and_then(|()| match apply(conn, caches, &request.op) {
                 Ok(()) => run(conn, "RELEASE write").map(|()| Ok(())),
                 Err(e) => {
                     caches.clear();
@@ -125,8 +129,7 @@ fn commit(
                     run(conn, "RELEASE write")?;
                     Ok(Err(e))
                 }
-            }
-        });
+            });
         match outcome {
             Ok(Ok(())) => results.push(Ok(())),
             Ok(Err(e)) => results.push(Err(describe(&request.op, e, path))),

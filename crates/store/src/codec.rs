@@ -1,15 +1,19 @@
 //! How trajectories become rows and back: content-addressed blobs (deflated
 //! JSON keyed by SHA-256), shared event kinds, one compact row per step.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use lifeharness_core::{
-    ActionRecord, EpisodeEnd, EpisodeHeader, LayerEvent, Message, ModelError, ModelTurn, Step,
-    TRAJECTORY_FORMAT, TRAJECTORY_VERSION, Trajectory,
+    ActionRecord, EpisodeEnd, EpisodeHeader, HarnessInfo, LayerEvent, Message, ModelError,
+    ModelTurn, Step, Trajectory,
+};
+use miniz_oxide::deflate::core::{
+    CompressorOxide, TDEFLFlush, TDEFLStatus, compress_to_output, create_comp_flags_from_zip_params,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -21,6 +25,7 @@ const INFLATE_LIMIT: usize = 256 << 20;
 const CACHE_LIMIT: usize = 8192;
 
 /// Serialized JSON and its content hash.
+#[derive(Debug)]
 pub(crate) struct Content {
     text: Vec<u8>,
     hash: [u8; 32],
@@ -50,7 +55,7 @@ pub(crate) struct EncodedHeader {
     task: Content,
     environment: Content,
     model: Content,
-    harness: Content,
+    harness: Arc<Content>,
     system_text: Content,
     events: Vec<EventKind>,
 }
@@ -79,6 +84,8 @@ pub(crate) struct EncodedEnd {
 pub(crate) struct Caches {
     blobs: HashMap<[u8; 32], i64>,
     kinds: HashMap<String, i64>,
+    /// Row ids of the episodes begun and not yet ended, by (run, episode).
+    episodes: HashMap<(String, String), i64>,
 }
 
 impl Caches {
@@ -86,6 +93,7 @@ impl Caches {
     pub(crate) fn clear(&mut self) {
         self.blobs.clear();
         self.kinds.clear();
+        self.episodes.clear();
     }
 }
 
@@ -97,6 +105,60 @@ fn content<T: Serialize + ?Sized>(value: &T) -> Result<Content, StoreError> {
     let text = serde_json::to_vec(value).map_err(malformed)?;
     let hash = Sha256::digest(&text).into();
     Ok(Content { text, hash })
+}
+
+/// The harnesses a store encoded last. A run's episodes share one harness
+/// whose configuration can be large (tens of KB); checking that it is the
+/// same costs less than serializing and hashing it again for every episode.
+#[derive(Debug, Default)]
+pub(crate) struct HarnessMemo(Mutex<Vec<Arc<Remembered>>>);
+
+/// A harness and its encoding.
+type Remembered = (HarnessInfo, Arc<Content>);
+
+/// Harnesses remembered.
+const MEMO_KEEP: usize = 4;
+
+impl HarnessMemo {
+    /// The harness serialized and hashed, from the memo when it holds an identical one.
+    fn content(&self, harness: &HarnessInfo) -> Result<Arc<Content>, StoreError> {
+        let seen: Vec<_> = self.0.lock().map(|s| s.clone()).unwrap_or_default();
+        if let Some(entry) = seen.iter().find(|e| same_harness(&e.0, harness)) {
+            return Ok(Arc::clone(&entry.1));
+        }
+        let encoded = Arc::new(content(harness)?);
+        if let Ok(mut seen) = self.0.lock() {
+            if seen.len() >= MEMO_KEEP {
+                seen.remove(0);
+            }
+            seen.push(Arc::new((harness.clone(), Arc::clone(&encoded))));
+        }
+        Ok(encoded)
+    }
+}
+
+fn same_harness(a: &HarnessInfo, b: &HarnessInfo) -> bool {
+    a.id == b.id && a.name == b.name && same_json(&a.config, &b.config)
+}
+
+/// Whether two values serialize to the same text (key order and the sign of
+/// zero included, which `Value`'s own `==` ignores).
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((ka, va), (kb, vb))| ka == kb && same_json(va, vb))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_json(a, b))
+        }
+        (Value::Number(x), Value::Number(y)) => {
+            x == y && x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits)
+        }
+        _ => a == b,
+    }
 }
 
 fn label<T: Serialize>(value: &T) -> String {
@@ -124,17 +186,50 @@ fn event_kinds(events: &[LayerEvent]) -> Result<Vec<EventKind>, StoreError> {
     events.iter().map(event_kind).collect()
 }
 
-pub(crate) fn deflate(bytes: &[u8]) -> Vec<u8> {
-    miniz_oxide::deflate::compress_to_vec(bytes, 6)
+/// The deflate level of stored records.
+const LEVEL: u8 = 6;
+
+thread_local! {
+    /// One compressor per thread, reset between records: a fresh one
+    /// allocates and zeroes ~300 KB, which cost more than compressing a step.
+    static COMPRESSOR: RefCell<Option<Box<CompressorOxide>>> = const { RefCell::new(None) };
 }
 
-fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
+/// Raw deflate of `bytes` (what [`inflate`] reads back).
+pub(crate) fn deflate(bytes: &[u8]) -> Vec<u8> {
+    COMPRESSOR.with_borrow_mut(|slot| {
+        let compressor = slot.get_or_insert_with(|| {
+            Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(
+                LEVEL.into(),
+                0,
+                0,
+            )))
+        });
+        compressor.reset();
+        let mut out = Vec::with_capacity(bytes.len() / 3 + 64);
+        let (status, _) = compress_to_output(compressor, bytes, TDEFLFlush::Finish, |chunk| {
+            out.extend_from_slice(chunk);
+            true
+        });
+        match status {
+            TDEFLStatus::Done => out,
+            // Not expected with a callback that takes everything; the
+            // one-shot path allocates its own compressor.
+            _ => miniz_oxide::deflate::compress_to_vec(bytes, LEVEL),
+        }
+    })
+}
+
+pub(crate) fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
     miniz_oxide::inflate::decompress_to_vec_with_limit(bytes, INFLATE_LIMIT)
         .map_err(|e| format!("not deflate data ({:?})", e.status))
 }
 
 /// Encodes a header (serializing and hashing its parts).
-pub(crate) fn encode_header(h: &EpisodeHeader) -> Result<EncodedHeader, StoreError> {
+pub(crate) fn encode_header(
+    h: &EpisodeHeader,
+    memo: &HarnessMemo,
+) -> Result<EncodedHeader, StoreError> {
     Ok(EncodedHeader {
         run_id: h.run_id.clone(),
         episode_id: h.episode_id.clone(),
@@ -146,7 +241,7 @@ pub(crate) fn encode_header(h: &EpisodeHeader) -> Result<EncodedHeader, StoreErr
         task: content(&h.task)?,
         environment: content(&h.environment)?,
         model: content(&h.model)?,
-        harness: content(&h.harness)?,
+        harness: memo.content(&h.harness)?,
         system_text: content(&h.system_text)?,
         events: event_kinds(&h.events)?,
     })
@@ -293,7 +388,16 @@ fn put_kinds(
 }
 
 /// The row id of a begun episode; `QueryReturnedNoRows` if it was not begun.
-fn episode_key(c: &Connection, run_id: &str, episode_id: &str) -> rusqlite::Result<i64> {
+fn episode_key(
+    c: &Connection,
+    caches: &Caches,
+    run_id: &str,
+    episode_id: &str,
+) -> rusqlite::Result<i64> {
+    let key = (run_id.to_string(), episode_id.to_string());
+    if let Some(id) = caches.episodes.get(&key) {
+        return Ok(*id);
+    }
     c.prepare_cached("SELECT id FROM episodes WHERE run_id = ?1 AND episode_id = ?2")?
         .query_row(params![run_id, episode_id], |r| r.get(0))
 }
@@ -330,6 +434,13 @@ pub(crate) fn write_begin(
         events,
         h.started_at,
     ])?;
+    if caches.episodes.len() >= CACHE_LIMIT {
+        caches.episodes.clear();
+    }
+    caches.episodes.insert(
+        (h.run_id.clone(), h.episode_id.clone()),
+        c.last_insert_rowid(),
+    );
     Ok(())
 }
 
@@ -339,7 +450,7 @@ pub(crate) fn write_step(
     caches: &mut Caches,
     s: &EncodedStep,
 ) -> Result<(), rusqlite::Error> {
-    let ep = episode_key(c, &s.run_id, &s.episode_id)?;
+    let ep = episode_key(c, caches, &s.run_id, &s.episode_id)?;
     let events = put_kinds(c, caches, &s.events)?;
     c.prepare_cached("INSERT INTO step_rows (ep, idx, body, events) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![ep, s.idx, s.body, events])?;
@@ -347,7 +458,14 @@ pub(crate) fn write_step(
 }
 
 /// Writes an episode's end (status `finished`).
-pub(crate) fn write_end(c: &Connection, e: &EncodedEnd) -> rusqlite::Result<()> {
+pub(crate) fn write_end(
+    c: &Connection,
+    caches: &mut Caches,
+    e: &EncodedEnd,
+) -> rusqlite::Result<()> {
+    caches
+        .episodes
+        .remove(&(e.run_id.clone(), e.episode_id.clone()));
     let changed = c
         .prepare_cached(
             "UPDATE episodes SET status = 'finished', exit = ?3, reward = ?4, end_record = ?5,
@@ -376,176 +494,6 @@ pub(crate) fn sql(source: rusqlite::Error) -> StoreError {
     }
 }
 
-/// Inflates a blob, checks it against its hash and parses it.
-fn open_blob<T: DeserializeOwned>(hash: &[u8], body: &[u8]) -> Result<T, String> {
-    let text = inflate(body)?;
-    if Sha256::digest(&text)[..] != *hash {
-        return Err("its content does not match its hash".to_string());
-    }
-    serde_json::from_slice(&text).map_err(|e| format!("not the JSON expected: {e}"))
-}
-
-/// Reads one episode's trajectory, rebuilt whole from its rows and blobs.
-pub(crate) fn read_trajectory(
-    c: &Connection,
-    run_id: &str,
-    episode_id: &str,
-) -> Result<Trajectory, StoreError> {
-    type Head = (i64, u32, u32, i64, [i64; 5], String, Option<String>, String);
-    let head: Option<Head> = c
-        .prepare_cached(
-            "SELECT id, trial, attempt, seed, task, environment, model, harness, system_text,
-                    events, end_record, started_at
-             FROM episodes WHERE run_id = ?1 AND episode_id = ?2",
-        )
-        .and_then(|mut s| {
-            s.query_row(params![run_id, episode_id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    [r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?],
-                    r.get(9)?,
-                    r.get(10)?,
-                    r.get(11)?,
-                ))
-            })
-            .optional()
-        })
-        .map_err(sql)?;
-    let Some((
-        ep,
-        trial,
-        attempt,
-        seed,
-        [task, environment, model, harness, system],
-        events,
-        end,
-        started_at,
-    )) = head
-    else {
-        return Err(StoreError::NotFound(format!(
-            "no episode '{episode_id}' in run '{run_id}'"
-        )));
-    };
-    let bad = |what: &str, e: &str| {
-        StoreError::Malformed(format!(
-            "episode '{episode_id}' of run '{run_id}': stored {what} is malformed: {e}"
-        ))
-    };
-    let mut kinds = KindReader {
-        c,
-        known: HashMap::new(),
-    };
-    let blob = BlobReader { c };
-    let header = EpisodeHeader {
-        run_id: run_id.to_string(),
-        episode_id: episode_id.to_string(),
-        task: blob.read(task, "task", &bad)?,
-        trial,
-        attempt,
-        seed: seed as u64,
-        environment: blob.read(environment, "environment", &bad)?,
-        model: blob.read(model, "model", &bad)?,
-        harness: blob.read(harness, "harness", &bad)?,
-        system_text: blob.read(system, "system text", &bad)?,
-        events: kinds.read(&events, "header event list", &bad)?,
-        started_at,
-    };
-    let rows: Vec<(i64, Vec<u8>, String)> = c
-        .prepare_cached("SELECT idx, body, events FROM step_rows WHERE ep = ?1 ORDER BY idx")
-        .and_then(|mut s| {
-            s.query_map(params![ep], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
-        })
-        .map_err(sql)?;
-    let mut steps = Vec::with_capacity(rows.len());
-    for (idx, body, events) in rows {
-        let what = format!("step {idx}");
-        let text = inflate(&body).map_err(|e| bad(&what, &e))?;
-        let mut step: Step = serde_json::from_slice(&text)
-            .map_err(|e| bad(&what, &format!("not the JSON expected: {e}")))?;
-        step.events = kinds.read(&events, &format!("event list of step {idx}"), &bad)?;
-        steps.push(step);
-    }
-    let end = match end {
-        Some(text) => Some(
-            serde_json::from_str::<EpisodeEnd>(&text)
-                .map_err(|e| bad("end", &format!("not the JSON expected: {e}")))?,
-        ),
-        None => None,
-    };
-    Ok(Trajectory {
-        format: TRAJECTORY_FORMAT.to_string(),
-        version: TRAJECTORY_VERSION,
-        header,
-        steps,
-        end,
-    })
-}
-
-/// Reads blobs by id.
-struct BlobReader<'a> {
-    c: &'a Connection,
-}
-
-impl BlobReader<'_> {
-    fn read<T: DeserializeOwned>(
-        &self,
-        id: i64,
-        what: &str,
-        bad: &dyn Fn(&str, &str) -> StoreError,
-    ) -> Result<T, StoreError> {
-        let row: Option<(Vec<u8>, Vec<u8>)> = self
-            .c
-            .prepare_cached("SELECT hash, body FROM blobs WHERE id = ?1")
-            .and_then(|mut s| {
-                s.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
-            .map_err(sql)?;
-        let (hash, body) = row.ok_or_else(|| bad(what, &format!("blob {id} is missing")))?;
-        open_blob(&hash, &body).map_err(|e| bad(what, &format!("blob {id}: {e}")))
-    }
-}
-
-/// Reads event lists (`[id, ...]`), remembering the kinds it has read.
-struct KindReader<'a> {
-    c: &'a Connection,
-    known: HashMap<i64, LayerEvent>,
-}
-
-impl KindReader<'_> {
-    fn read(
-        &mut self,
-        list: &str,
-        what: &str,
-        bad: &dyn Fn(&str, &str) -> StoreError,
-    ) -> Result<Vec<LayerEvent>, StoreError> {
-        let ids: Vec<i64> = serde_json::from_str(list)
-            .map_err(|e| bad(what, &format!("not a list of event ids: {e}")))?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(event) = self.known.get(&id) {
-                out.push(event.clone());
-                continue;
-            }
-            let body: Option<String> = self
-                .c
-                .prepare_cached("SELECT body FROM event_kinds WHERE id = ?1")
-                .and_then(|mut s| s.query_row(params![id], |r| r.get(0)).optional())
-                .map_err(sql)?;
-            let body = body.ok_or_else(|| bad(what, &format!("event kind {id} is missing")))?;
-            let event: LayerEvent = serde_json::from_str(&body)
-                .map_err(|e| bad(what, &format!("event kind {id}: {e}")))?;
-            self.known.insert(id, event.clone());
-            out.push(event);
-        }
-        Ok(out)
-    }
-}
-
 /// Writes a whole trajectory (import, migration) in the caller's transaction.
 pub(crate) fn write_trajectory(
     c: &Connection,
@@ -553,12 +501,17 @@ pub(crate) fn write_trajectory(
     t: &Trajectory,
 ) -> Result<(), StoreError> {
     let (run, episode) = (&t.header.run_id, &t.header.episode_id);
-    write_begin(c, caches, &encode_header(&t.header)?).map_err(sql)?;
+    write_begin(
+        c,
+        caches,
+        &encode_header(&t.header, &HarnessMemo::default())?,
+    )
+    .map_err(sql)?;
     for step in &t.steps {
         write_step(c, caches, &encode_step(run, episode, step)?).map_err(sql)?;
     }
     if let Some(end) = &t.end {
-        write_end(c, &encode_end(run, episode, end)?).map_err(sql)?;
+        write_end(c, caches, &encode_end(run, episode, end)?).map_err(sql)?;
     }
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! content-addressed by SHA-256) and episodes point at them; layer events
 //! live once in `event_kinds` and each step lists the kinds it recorded.
 //! `steps` and `events` are views with the columns version 1 had, for SQL
-//! queries over a store. Version 1 (every header and step row held its whole
+//! queries over a store (`steps.step` is now the step's deflated JSON
+//! without its events; read whole trajectories with `Store::trajectory`). Version 1 (every header and step row held its whole
 //! JSON) is migrated in place, in one transaction, when a store is opened.
 
 /// The schema version this build writes.

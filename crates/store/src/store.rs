@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::codec::{self, Caches};
+use crate::codec::{self, Caches, HarnessMemo};
 use crate::schema::{CREATE, SCHEMA_VERSION, V1_DROP, V1_RENAME};
 use crate::writer::{self, Op, Request};
 
@@ -84,6 +84,7 @@ pub struct EpisodeRow {
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     writer: Arc<Mutex<Option<mpsc::Sender<Request>>>>,
+    memo: Arc<HarnessMemo>,
     path: PathBuf,
 }
 
@@ -217,6 +218,7 @@ impl Store {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             writer: Arc::new(Mutex::new(None)),
+            memo: Arc::default(),
             path: path.to_path_buf(),
         })
     }
@@ -363,7 +365,7 @@ impl Store {
             .conn
             .lock()
             .map_err(|_| StoreError::Malformed("store connection poisoned".into()))?;
-        codec::read_trajectory(&conn, run_id, episode_id).map_err(|e| self.located(e))
+        crate::read::read_trajectory(&conn, run_id, episode_id).map_err(|e| self.located(e))
     }
 
     fn located(&self, e: StoreError) -> StoreError {
@@ -411,7 +413,7 @@ fn sink_error(e: StoreError) -> SinkError {
 #[async_trait]
 impl TrajectorySink for Store {
     async fn begin_episode(&self, header: &EpisodeHeader) -> Result<(), SinkError> {
-        let encoded = codec::encode_header(header).map_err(sink_error)?;
+        let encoded = codec::encode_header(header, &self.memo).map_err(sink_error)?;
         self.write(Op::Begin(Box::new(encoded))).await
     }
 

@@ -72,7 +72,7 @@ fn apply(c: &Connection, caches: &mut Caches, op: &Op) -> rusqlite::Result<()> {
     match op {
         Op::Begin(h) => codec::write_begin(c, caches, h),
         Op::Step(s) => codec::write_step(c, caches, s),
-        Op::End(e) => codec::write_end(c, e),
+        Op::End(e) => codec::write_end(c, caches, e),
     }
 }
 

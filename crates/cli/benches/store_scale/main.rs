@@ -1,8 +1,10 @@
-//! The store at scale: today's write path (schema version 1, kept in
-//! `v1.rs`) next to the current one on the real workload: tau2-retail split
-//! `all` (114 tasks) x N trials in ticket mode, a scripted 4-turn model,
-//! the shipped `harnesses/tau2-retail.toml` with the real layers, the real
-//! `run_many` at the CLI's default concurrency (4).
+//! The store at scale: today's path (schema version 1 store, jobs built up
+//! front, episodes polled in one task; kept in `v1.rs`) next to the current
+//! one on the real workload: tau2-retail split `all` (114 tasks) x N trials
+//! in ticket mode, a scripted 4-turn model, the shipped
+//! `harnesses/tau2-retail.toml` with the real layers, at the CLI's default
+//! concurrency (4). A `none` row runs the current runtime with a sink that
+//! keeps nothing: the ceiling the store is measured against.
 //!
 //! Every case runs in a fresh child process (this binary with `--child`), so
 //! its peak resident memory (`VmHWM`) is its own. Printed per case:
@@ -53,9 +55,11 @@ struct Measured {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum WritePath {
     /// Schema version 1 (`v1.rs`) with every job built up front, each with
-    /// its own copy of the harness description, as `lifeharness run` did.
+    /// its own copy of the harness description, and the episodes polled in
+    /// one task, as `lifeharness run` did.
     Old,
-    /// The current store, jobs built lazily, one shared harness description.
+    /// The current store and `run_many`, jobs built lazily, one shared
+    /// harness description.
     New,
     /// No store at all (what the runtime, layers and environment cost alone).
     Null,
@@ -141,17 +145,7 @@ async fn child(path: WritePath, db: &Path, trials: u32) -> Result<Measured> {
                 .collect();
             started = Instant::now();
             let sink: Arc<dyn TrajectorySink> = Arc::new(store.clone());
-            run_many(
-                jobs,
-                model,
-                factory,
-                layers,
-                sink,
-                CONCURRENCY,
-                cancel,
-                &|_| {},
-            )
-            .await?;
+            v1::run_many(jobs, model, factory, layers, sink, CONCURRENCY, cancel).await?;
             store.mark_interrupted(run_id)?;
             store.set_run_status(run_id, "finished")?;
         }

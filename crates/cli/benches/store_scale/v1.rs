@@ -278,3 +278,43 @@ impl TrajectorySink for Store {
         blocking(move || store.end(&run, &episode, &end)).await
     }
 }
+
+/// `run_many` as it was: every job in a `Vec` built up front, every episode
+/// polled inside this one task (so episodes take turns on one thread).
+/// Copied from `crates/runtime/src/many.rs` before the change; only the
+/// summary and progress events are left out.
+pub async fn run_many(
+    jobs: Vec<lifeharness_runtime::EpisodeSpec>,
+    model: Arc<dyn lifeharness_core::Model>,
+    factory: Arc<dyn lifeharness_core::EnvironmentFactory>,
+    layers: Arc<[Arc<dyn lifeharness_core::Layer>]>,
+    sink: Arc<dyn TrajectorySink>,
+    concurrency: usize,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Result<()> {
+    use futures::StreamExt;
+    use lifeharness_runtime::{EpisodeOutcome, RuntimeError, run_episode};
+    let mut stream = futures::stream::iter(jobs)
+        .map(|job| {
+            let model = Arc::clone(&model);
+            let factory = Arc::clone(&factory);
+            let layers = Arc::clone(&layers);
+            let sink = Arc::clone(&sink);
+            let cancel = cancel.clone();
+            async move {
+                if cancel.is_cancelled() {
+                    return Ok(EpisodeOutcome::Interrupted { steps: 0 });
+                }
+                let env = match factory.create() {
+                    Ok(env) => env,
+                    Err(err) => return Err(RuntimeError::Env(err)),
+                };
+                run_episode(&job, model.as_ref(), env, &layers, sink.as_ref(), &cancel).await
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some(outcome) = stream.next().await {
+        outcome?;
+    }
+    Ok(())
+}

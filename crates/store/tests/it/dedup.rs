@@ -150,3 +150,34 @@ async fn a_damaged_stored_record_is_a_clear_error() {
     let kind = damaged("UPDATE step_rows SET events = '[999]' WHERE idx = 2").await;
     assert!(kind.contains("event kind 999 is missing"), "{kind}");
 }
+
+#[tokio::test]
+async fn harnesses_equal_as_values_but_written_differently_stay_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let store = Store::open(&db).unwrap();
+    store
+        .create_run("r", "2026-01-01T00:00:00Z", &json!({}))
+        .unwrap();
+    // serde_json's `==` calls these equal; their JSON texts differ.
+    let configs = [
+        json!({"a": 1, "b": 0.0}),
+        json!({"b": 0.0, "a": 1}),
+        json!({"a": 1, "b": -0.0}),
+    ];
+    for (i, config) in configs.into_iter().enumerate() {
+        let mut h = harness("h");
+        h.config = config;
+        let t = rich("r", &format!("e{i}"), h);
+        record(&store, &t).await;
+        let back = store.trajectory("r", &t.header.episode_id).unwrap();
+        assert_eq!(
+            serde_json::to_string(&back).unwrap(),
+            serde_json::to_string(&t).unwrap()
+        );
+    }
+    assert_eq!(
+        count(&db, "SELECT COUNT(DISTINCT harness) FROM episodes"),
+        3
+    );
+}

@@ -1,5 +1,7 @@
 //! Steps and trajectories: the versioned, self-describing record of an episode.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -119,8 +121,9 @@ pub struct EpisodeHeader {
     pub environment: EnvInfo,
     /// The model.
     pub model: ModelInfo,
-    /// The harness.
-    pub harness: HarnessInfo,
+    /// The harness, shared: it holds the whole configuration (tens of KB) and is the
+    /// same for every episode of a run. Serialized as the `HarnessInfo` itself.
+    pub harness: Arc<HarnessInfo>,
     /// The system text and tools the model saw, after the contract and skills layers.
     pub system_text: String,
     /// Setup and conditioning events.
@@ -180,5 +183,33 @@ impl Trajectory {
             steps: Vec::new(),
             end: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The shared harness is written as the object itself, byte for byte as
+    /// before it was shared, and read back from that object.
+    #[test]
+    fn the_shared_harness_serializes_inline() {
+        let text = concat!(
+            r#"{"run_id":"r","episode_id":"e","#,
+            r#""task":{"id":"1","environment":"toy","instruction":"do it","data":null},"#,
+            r#""trial":0,"attempt":0,"seed":7,"#,
+            r#""environment":{"name":"toy","version":"1","config":null},"#,
+            r#""model":{"spec":"s","backend":"scripted","config":null},"#,
+            r#""harness":{"id":"sha256:ab","name":"h","config":{"rules":[1,2]}},"#,
+            r#""system_text":"sys","events":[],"started_at":"2026-01-01T00:00:00Z"}"#
+        );
+        let header: EpisodeHeader = serde_json::from_str(text).unwrap();
+        assert_eq!(header.harness.config, json!({"rules": [1, 2]}));
+        assert_eq!(serde_json::to_string(&header).unwrap(), text);
+        assert_eq!(
+            serde_json::to_value(&header).unwrap()["harness"],
+            serde_json::to_value(HarnessInfo::clone(&header.harness)).unwrap()
+        );
     }
 }

@@ -151,7 +151,7 @@ async fn play(
         seed: spec.seed,
         environment: spec.environment.clone(),
         model: model.info(),
-        harness: HarnessInfo::clone(&spec.harness),
+        harness: Arc::clone(&spec.harness),
         system_text: setup.system_text.clone(),
         events: events.clone(),
         started_at: now_rfc3339(),

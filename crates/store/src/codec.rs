@@ -114,15 +114,19 @@ fn content<T: Serialize + ?Sized>(value: &T) -> Result<Content, StoreError> {
 pub(crate) struct HarnessMemo(Mutex<Vec<Arc<Remembered>>>);
 
 /// A harness and its encoding.
-type Remembered = (HarnessInfo, Arc<Content>);
+type Remembered = (Arc<HarnessInfo>, Arc<Content>);
 
 /// Harnesses remembered.
 const MEMO_KEEP: usize = 4;
 
 impl HarnessMemo {
     /// The harness serialized and hashed, from the memo when it holds an identical one.
-    fn content(&self, harness: &HarnessInfo) -> Result<Arc<Content>, StoreError> {
+    fn content(&self, harness: &Arc<HarnessInfo>) -> Result<Arc<Content>, StoreError> {
         let seen: Vec<_> = self.0.lock().map(|s| s.clone()).unwrap_or_default();
+        // The episodes of a run share one `Arc`: comparing pointers is enough.
+        if let Some(entry) = seen.iter().find(|e| Arc::ptr_eq(&e.0, harness)) {
+            return Ok(Arc::clone(&entry.1));
+        }
         if let Some(entry) = seen.iter().find(|e| same_harness(&e.0, harness)) {
             return Ok(Arc::clone(&entry.1));
         }
@@ -131,7 +135,7 @@ impl HarnessMemo {
             if seen.len() >= MEMO_KEEP {
                 seen.remove(0);
             }
-            seen.push(Arc::new((harness.clone(), Arc::clone(&encoded))));
+            seen.push(Arc::new((Arc::clone(harness), Arc::clone(&encoded))));
         }
         Ok(encoded)
     }

@@ -35,7 +35,7 @@ pub fn header(run: &str, episode: &str) -> EpisodeHeader {
         seed: 7,
         environment: EnvInfo::default(),
         model: ModelInfo::default(),
-        harness: HarnessInfo::default(),
+        harness: HarnessInfo::default().into(),
         system_text: "sys".into(),
         events: vec![],
         started_at: "2026-01-01T00:00:00Z".into(),

@@ -53,7 +53,7 @@ pub fn rich_header(run: &str, episode: &str, harness: HarnessInfo) -> EpisodeHea
             backend: "scripted".into(),
             config: json!({"turns": 4}),
         },
-        harness,
+        harness: harness.into(),
         system_text: "policy\n\n# tools\n".repeat(200),
         events: vec![setup],
         started_at: "2026-01-01T00:00:00Z".into(),

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::action::{Action, StepOutcome};
+use crate::failure::FailureKind;
 use crate::message::Message;
-use crate::tool::ToolSpec;
+use crate::tool::{ToolCall, ToolSpec};
 
 /// One task of an environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,7 +150,89 @@ pub trait Environment: Send {
     }
 }
 
+/// What one of an environment's error texts means, for diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorMeaning {
+    /// The taxonomy label of the failure the text reports.
+    pub kind: FailureKind,
+    /// A short stable name of the error pattern, e.g. `entity_not_found`.
+    pub pattern: String,
+    /// What the error means, in words a harness author can act on.
+    pub meaning: String,
+}
+
+impl ErrorMeaning {
+    /// A meaning with `kind`, `pattern` and `meaning`.
+    pub fn new(kind: FailureKind, pattern: &str, meaning: &str) -> Self {
+        Self {
+            kind,
+            pattern: pattern.to_string(),
+            meaning: meaning.to_string(),
+        }
+    }
+}
+
+/// A task as another benchmark's trajectory file describes it (e.g. a
+/// τ-bench v1 record), to be matched with one of this environment's tasks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ForeignTask {
+    /// Where the description comes from, e.g. `tau-bench`.
+    pub source: String,
+    /// The task's id there.
+    pub id: String,
+    /// The user the task is about, if the source names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The task's instruction text there.
+    #[serde(default)]
+    pub instruction: String,
+    /// The source's reference actions.
+    #[serde(default)]
+    pub actions: Vec<Action>,
+}
+
+/// How well a [`ForeignTask`] matched a task of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchQuality {
+    /// Same user and the same reference actions.
+    Exact,
+    /// Same user and instruction, but the reference actions differ (the
+    /// task was revised): rewards recorded there were graded differently.
+    Revised,
+    /// Another task of ours fits as well; the one chosen is named.
+    Ambiguous,
+    /// No task of ours corresponds.
+    Unmapped,
+}
+
+/// The result of matching a [`ForeignTask`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskMatch {
+    /// Our task id, unless unmapped.
+    pub task_id: Option<String>,
+    /// How it matched.
+    pub quality: MatchQuality,
+    /// How the match was decided (or why there is none).
+    pub note: String,
+}
+
+impl TaskMatch {
+    /// No match, with the reason.
+    pub fn unmapped(note: impl Into<String>) -> Self {
+        Self {
+            task_id: None,
+            quality: MatchQuality::Unmapped,
+            note: note.into(),
+        }
+    }
+}
+
 /// Makes environments of one kind and lists their tasks.
+///
+/// Besides making environments, a factory declares what replay and
+/// diagnosis need to know (reference actions, which tools write, what error
+/// texts mean); every such method has a default that says "not known".
 pub trait EnvironmentFactory: Send + Sync {
     /// Describes the environment.
     fn info(&self) -> EnvInfo;
@@ -162,4 +245,61 @@ pub trait EnvironmentFactory: Send + Sync {
 
     /// A fresh environment for one episode.
     fn create(&self) -> Result<Box<dyn Environment>, EnvError>;
+
+    /// The task with this id, from any split.
+    fn task(&self, id: &str) -> Result<Task, EnvError> {
+        self.tasks("all")?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| EnvError::BadTask(format!("{} has no task '{id}'", self.info().name)))
+    }
+
+    /// A fresh environment that replays recorded actions: it needs no model
+    /// (a user simulator is replaced by fixed replies). Defaults to [`Self::create`].
+    fn create_replay(&self) -> Result<Box<dyn Environment>, EnvError> {
+        self.create()
+    }
+
+    /// The task's reference solution as actions, where the benchmark has one
+    /// (`None`: it has none, e.g. its checks are scripts).
+    fn reference_actions(&self, _task: &Task) -> Result<Option<Vec<Action>>, EnvError> {
+        Ok(None)
+    }
+
+    /// The tool call an action stands for: the call itself, or what a
+    /// text-protocol reply means (`None`: it calls nothing).
+    fn interpret_action(&self, action: &Action) -> Option<ToolCall> {
+        action.as_tool_call().cloned()
+    }
+
+    /// Whether a tool changes the state (`None`: not known).
+    fn writes_state(&self, _tool: &str) -> Option<bool> {
+        None
+    }
+
+    /// Whether calling this tool hands the conversation over and so ends
+    /// the agent's part (e.g. a transfer to a human agent).
+    fn is_handoff(&self, _tool: &str) -> bool {
+        false
+    }
+
+    /// What an error text returned by `tool` means (`None`: not known).
+    fn explain_error(&self, _tool: &str, _text: &str) -> Option<ErrorMeaning> {
+        None
+    }
+
+    /// Matches another benchmark's descriptions of tasks with ours (all
+    /// at once, so that each of ours is matched at most once).
+    fn match_foreign_tasks(&self, foreign: &[ForeignTask]) -> Vec<TaskMatch> {
+        foreign
+            .iter()
+            .map(|f| {
+                TaskMatch::unmapped(format!(
+                    "{} cannot match tasks from {}",
+                    self.info().name,
+                    f.source
+                ))
+            })
+            .collect()
+    }
 }

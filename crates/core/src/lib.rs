@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod env;
 pub mod failure;
 pub mod hash;
+pub mod json;
 pub mod layer;
 pub mod message;
 pub mod model;
@@ -24,10 +25,11 @@ pub mod trajectory;
 
 pub use action::{Action, Observation, ObservationSource, StepOutcome};
 pub use env::{
-    EnvError, EnvInfo, Environment, EnvironmentFactory, JsonState, Reward, RewardComponent,
-    StateView, Task,
+    EnvError, EnvInfo, Environment, EnvironmentFactory, ErrorMeaning, ForeignTask, JsonState,
+    MatchQuality, Reward, RewardComponent, StateView, Task, TaskMatch,
 };
 pub use failure::FailureKind;
+pub use json::same_json;
 pub use layer::{
     ActionVerdict, EpisodeSetup, EpisodeView, FeedbackVerdict, HistoryEntry, HookPoint, Layer,
     LayerError, LayerEvent, TaskConditioning, VerdictKind,

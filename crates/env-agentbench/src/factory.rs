@@ -2,7 +2,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use lifeharness_core::{EnvError, EnvInfo, Environment, EnvironmentFactory, Task};
+use lifeharness_core::{
+    Action, EnvError, EnvInfo, Environment, EnvironmentFactory, ErrorMeaning, Task, ToolCall,
+};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -223,6 +225,36 @@ impl EnvironmentFactory for AgentBenchFactory {
 
     fn tasks(&self, split: &str) -> Result<Vec<Task>, EnvError> {
         Ok(self.task_list(split)?)
+    }
+
+    fn reference_actions(&self, task: &Task) -> Result<Option<Vec<Action>>, EnvError> {
+        match self.benchmark() {
+            // DBBench's label is the answer (and its SQL): reference actions.
+            Benchmark::Db => Ok(Some(crate::replay::db_gold_actions(self, &task.id)?)),
+            // OS tasks are checked by scripts; there is no reference action list.
+            Benchmark::Os => Ok(None),
+        }
+    }
+
+    fn interpret_action(&self, action: &Action) -> Option<ToolCall> {
+        match self.benchmark() {
+            Benchmark::Db => crate::diagnosis::interpret_db(action),
+            Benchmark::Os => action.as_tool_call().cloned(),
+        }
+    }
+
+    fn writes_state(&self, tool: &str) -> Option<bool> {
+        match self.benchmark() {
+            Benchmark::Db => crate::diagnosis::db_writes(tool),
+            Benchmark::Os => crate::diagnosis::os_writes(tool),
+        }
+    }
+
+    fn explain_error(&self, _tool: &str, text: &str) -> Option<ErrorMeaning> {
+        match self.benchmark() {
+            Benchmark::Db => crate::diagnosis::explain_db_error(text),
+            Benchmark::Os => crate::diagnosis::explain_os_error(text),
+        }
     }
 
     fn create(&self) -> Result<Box<dyn Environment>, EnvError> {

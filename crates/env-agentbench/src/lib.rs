@@ -14,6 +14,7 @@
 //! solutions and reports one [`replay::ReplayReport`] per task.
 
 pub mod db;
+pub mod diagnosis;
 pub mod error;
 mod factory;
 pub mod os;

@@ -6,7 +6,10 @@
 
 use std::sync::Arc;
 
-use lifeharness_core::{EnvError, EnvInfo, Environment, EnvironmentFactory, Model, Task};
+use lifeharness_core::{
+    Action, EnvError, EnvInfo, Environment, EnvironmentFactory, ErrorMeaning, ForeignTask, Model,
+    Task, TaskMatch,
+};
 use serde_json::json;
 
 use crate::Tau2Error;
@@ -202,5 +205,43 @@ impl EnvironmentFactory for Tau2Factory {
 
     fn create(&self) -> Result<Box<dyn Environment>, EnvError> {
         Ok(Box::new(self.env()))
+    }
+
+    fn task(&self, id: &str) -> Result<Task, EnvError> {
+        Tau2Factory::task(self, id).map_err(EnvError::from)
+    }
+
+    /// Ticket mode: no user model runs; a message gets the fixed ticket reply.
+    fn create_replay(&self) -> Result<Box<dyn Environment>, EnvError> {
+        Ok(Box::new(Tau2Env::new(
+            self.data.clone(),
+            UserMode::Ticket,
+            self.judge.clone(),
+        )))
+    }
+
+    fn reference_actions(&self, task: &Task) -> Result<Option<Vec<Action>>, EnvError> {
+        let parsed: crate::task::Tau2Task = match self.data.task(&task.id) {
+            Some((t, _)) if task.data.is_null() => t.clone(),
+            _ => serde_json::from_value(task.data.clone())
+                .map_err(|e| EnvError::BadTask(format!("task {}: {e}", task.id)))?,
+        };
+        Ok(Some(crate::diagnosis::reference_actions(&parsed)))
+    }
+
+    fn writes_state(&self, tool: &str) -> Option<bool> {
+        Some(self.data.domain.is_write_tool(tool))
+    }
+
+    fn is_handoff(&self, tool: &str) -> bool {
+        tool == crate::diagnosis::TRANSFER_TOOL
+    }
+
+    fn explain_error(&self, _tool: &str, text: &str) -> Option<ErrorMeaning> {
+        crate::diagnosis::explain_error(text)
+    }
+
+    fn match_foreign_tasks(&self, foreign: &[ForeignTask]) -> Vec<TaskMatch> {
+        crate::diagnosis::match_foreign(&self.data, foreign)
     }
 }

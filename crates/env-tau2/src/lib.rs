@@ -20,6 +20,7 @@ pub mod bench;
 mod calc;
 pub mod conformance;
 pub mod db;
+pub mod diagnosis;
 pub mod domain;
 mod env;
 mod error;

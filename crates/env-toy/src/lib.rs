@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use lifeharness_core::{
-    Action, EnvError, EnvInfo, Environment, EnvironmentFactory, Message, Observation, Reward,
-    RewardComponent, StateView, StepOutcome, Task, ToolSpec,
+    Action, EnvError, EnvInfo, Environment, EnvironmentFactory, ErrorMeaning, FailureKind, Message,
+    Observation, Reward, RewardComponent, StateView, StepOutcome, Task, ToolSpec,
 };
 use serde_json::{Value, json};
 
@@ -116,6 +116,58 @@ impl EnvironmentFactory for ToyFactory {
 
     fn create(&self) -> Result<Box<dyn Environment>, EnvError> {
         Ok(Box::new(ToyEnv::default()))
+    }
+
+    fn reference_actions(&self, task: &Task) -> Result<Option<Vec<Action>>, EnvError> {
+        let Some(gold) = task.data.get("gold").and_then(Value::as_array) else {
+            return Err(EnvError::BadTask(format!("task {} has no gold", task.id)));
+        };
+        Ok(Some(
+            gold.iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    Action::ToolCall(lifeharness_core::ToolCall::from_value(
+                        format!("call_{i}"),
+                        g["name"].as_str().unwrap_or_default(),
+                        g["arguments"].clone(),
+                    ))
+                })
+                .collect(),
+        ))
+    }
+
+    fn writes_state(&self, tool: &str) -> Option<bool> {
+        Some(matches!(tool, "set" | "submit"))
+    }
+
+    fn explain_error(&self, _tool: &str, text: &str) -> Option<ErrorMeaning> {
+        if text.starts_with("Error: unknown tool") {
+            Some(ErrorMeaning::new(
+                FailureKind::UnknownTool,
+                "unknown_tool",
+                "no such tool",
+            ))
+        } else if text.contains("not valid JSON") {
+            Some(ErrorMeaning::new(
+                FailureKind::FormatError,
+                "arguments_not_json",
+                "the arguments are not JSON",
+            ))
+        } else if text.starts_with("Error: missing") {
+            Some(ErrorMeaning::new(
+                FailureKind::SchemaViolation,
+                "bad_arguments",
+                "an argument is missing or of the wrong type",
+            ))
+        } else if text.contains("not found") {
+            Some(ErrorMeaning::new(
+                FailureKind::ContractViolation,
+                "no_such_key",
+                "the key holds no value",
+            ))
+        } else {
+            None
+        }
     }
 }
 

@@ -1,0 +1,429 @@
+//! What a harness would have done to recorded episodes: per rule, how many
+//! actions it would have blocked, rewritten, nudged, annotated or stopped,
+//! separately for successful and failed episodes.
+//!
+//! Every episode is replayed through its environment from the task's
+//! initial state ([`Replayer`]), so rules that read the state see what the
+//! agent saw. A block in a successful episode is a false positive: the
+//! harness would have broken a run that succeeded; those are listed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lifeharness_core::{
+    Action, ActionVerdict, EnvironmentFactory, EpisodeSetup, FeedbackVerdict, Layer, LayerEvent,
+    ModelTurn,
+};
+use lifeharness_layers::{ContractLayer, RealizationLayer, RegulationLayer};
+use lifeharness_rules::CompiledHarness;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::DiagnoseError;
+use crate::recorded::Recorded;
+use crate::replay::{Replayer, StepDivergence, shorten};
+
+/// How many false positives and divergences are listed (all are counted).
+const LISTED: usize = 200;
+
+/// Verdict counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Actions judged.
+    pub actions: usize,
+    /// Blocked (including aborts).
+    pub blocked: usize,
+    /// Rewritten.
+    pub rewritten: usize,
+    /// Nudges and directives after an observation.
+    pub nudged: usize,
+    /// Notes added to an observation.
+    pub annotated: usize,
+    /// Episodes the regulation would have stopped.
+    pub stopped: usize,
+}
+
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        self.actions += other.actions;
+        self.blocked += other.blocked;
+        self.rewritten += other.rewritten;
+        self.nudged += other.nudged;
+        self.annotated += other.annotated;
+        self.stopped += other.stopped;
+    }
+}
+
+/// One rule's counts by episode outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RuleRow {
+    /// In successful episodes (blocks here are false positives).
+    pub successful: Counts,
+    /// In failed episodes.
+    pub failed: Counts,
+    /// In episodes whose outcome is not known.
+    pub unknown: Counts,
+}
+
+/// Totals over one outcome class.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OutcomeTally {
+    /// Episodes.
+    pub episodes: usize,
+    /// Verdict counts over all rules.
+    pub counts: Counts,
+    /// Episodes with at least one block.
+    pub episodes_blocked: usize,
+}
+
+/// A block in a successful episode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FalsePositive {
+    /// The run.
+    pub run_id: String,
+    /// The episode.
+    pub episode_id: String,
+    /// The task.
+    pub task_id: String,
+    /// The step.
+    pub step: usize,
+    /// The rule.
+    pub rule_id: String,
+    /// The action it would have blocked.
+    pub action: Action,
+    /// The correction it would have shown.
+    pub correction: String,
+}
+
+/// A replayed episode's divergent steps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpisodeDivergences {
+    /// The episode.
+    pub episode_id: String,
+    /// The task.
+    pub task_id: String,
+    /// The steps whose replayed result differed.
+    pub steps: Vec<StepDivergence>,
+}
+
+/// The audit of a harness over some episodes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AuditReport {
+    /// The harness's name.
+    pub harness: String,
+    /// The harness's id (content hash).
+    pub harness_id: String,
+    /// Episodes audited.
+    pub episodes: usize,
+    /// Successful episodes.
+    pub successful: OutcomeTally,
+    /// Failed episodes.
+    pub failed: OutcomeTally,
+    /// Episodes with no known outcome.
+    pub unknown: OutcomeTally,
+    /// Per rule.
+    pub rules: BTreeMap<String, RuleRow>,
+    /// Blocks in successful episodes (first 200; `false_positive_count` counts all).
+    pub false_positives: Vec<FalsePositive>,
+    /// How many blocks fell in successful episodes.
+    pub false_positive_count: usize,
+    /// Steps whose replayed result differed from the recording.
+    pub divergent_steps: usize,
+    /// Episodes with such steps (first 200 listed).
+    pub divergences: Vec<EpisodeDivergences>,
+    /// Episodes with divergent steps.
+    pub divergent_episodes: usize,
+    /// Episodes whose replayed environment ended before the recording did.
+    pub ended_early: usize,
+}
+
+/// Runs a harness's contract, realization and regulation over recorded episodes.
+pub struct Auditor {
+    harness: Arc<CompiledHarness>,
+    contract: ContractLayer,
+    realization: RealizationLayer,
+    regulation: RegulationLayer,
+    report: AuditReport,
+}
+
+enum Outcome {
+    Successful,
+    Failed,
+    Unknown,
+}
+
+impl Auditor {
+    /// An auditor for `harness`.
+    pub fn new(harness: Arc<CompiledHarness>) -> Self {
+        let report = AuditReport {
+            harness: harness.harness.name.clone(),
+            harness_id: harness.harness.content_hash(),
+            ..AuditReport::default()
+        };
+        Self {
+            contract: ContractLayer::new(Arc::clone(&harness)),
+            realization: RealizationLayer::new(Arc::clone(&harness)),
+            regulation: RegulationLayer::new(Arc::clone(&harness)),
+            harness,
+            report,
+        }
+    }
+
+    /// Audits one episode, replaying it in `factory`'s environment.
+    pub async fn audit(
+        &mut self,
+        factory: &dyn EnvironmentFactory,
+        episode: &Recorded,
+    ) -> Result<(), DiagnoseError> {
+        let context = episode.context();
+        let mut replay = Replayer::start(factory, &episode.task, episode.seed, &context).await?;
+        if self.harness.harness.layers.contract {
+            let mut setup = EpisodeSetup {
+                task: episode.task.clone(),
+                system_text: String::new(),
+                tools: replay.tools().to_vec(),
+            };
+            self.contract
+                .before_episode(&mut setup)
+                .map_err(|e| DiagnoseError::layer(&context, e))?;
+            replay.set_tools(setup.tools);
+        }
+        let outcome = match episode.success {
+            Some(true) => Outcome::Successful,
+            Some(false) => Outcome::Failed,
+            None => Outcome::Unknown,
+        };
+        let mut counts = Counts::default();
+        let mut per_rule: Vec<(String, Counts)> = Vec::new();
+        let mut bump = |rule: &str, f: &dyn Fn(&mut Counts)| match per_rule
+            .iter_mut()
+            .find(|(r, _)| r == rule)
+        {
+            Some((_, c)) => f(c),
+            None => {
+                let mut c = Counts::default();
+                f(&mut c);
+                per_rule.push((rule.to_string(), c));
+            }
+        };
+        let mut stopped = false;
+        for action in &episode.actions {
+            counts.actions += 1;
+            let verdict = if self.harness.harness.layers.realization {
+                self.realization
+                    .after_turn(
+                        &replay.view(action.step),
+                        &ModelTurn::default(),
+                        &action.proposed,
+                    )
+                    .map_err(|e| {
+                        DiagnoseError::layer(format!("{context} step {}", action.step), e)
+                    })?
+            } else {
+                ActionVerdict::Allow
+            };
+            match &verdict {
+                ActionVerdict::Allow => {}
+                ActionVerdict::Rewrite { rule_id, .. } => {
+                    counts.rewritten += 1;
+                    bump(rule_id, &|c| c.rewritten += 1);
+                }
+                ActionVerdict::Block {
+                    rule_id,
+                    correction: text,
+                    ..
+                }
+                | ActionVerdict::Abort {
+                    rule_id,
+                    reason: text,
+                    ..
+                } => {
+                    counts.blocked += 1;
+                    bump(rule_id, &|c| c.blocked += 1);
+                    if matches!(outcome, Outcome::Successful) {
+                        self.report.false_positive_count += 1;
+                        if self.report.false_positives.len() < LISTED {
+                            self.report.false_positives.push(FalsePositive {
+                                run_id: episode.run_id.clone(),
+                                episode_id: episode.episode_id.clone(),
+                                task_id: episode.task.id.clone(),
+                                step: action.step,
+                                rule_id: rule_id.clone(),
+                                action: action.proposed.clone(),
+                                correction: shorten(text, 300),
+                            });
+                        }
+                    }
+                }
+            }
+            if !matches!(verdict, ActionVerdict::Allow) {
+                replay.push_event(LayerEvent::from_action_verdict("realization", &verdict));
+            }
+            // What really ran is replayed, whatever this harness would have done.
+            let Some(executed) = &action.executed else {
+                replay.skip(action.step, &action.proposed);
+                continue;
+            };
+            let Some(observation) = replay
+                .execute(action.step, executed, action.observation.as_ref())
+                .await?
+            else {
+                continue;
+            };
+            if !self.harness.harness.layers.regulation || stopped {
+                continue;
+            }
+            let verdicts = self
+                .regulation
+                .after_observation(&replay.view(action.step), executed, &observation)
+                .map_err(|e| DiagnoseError::layer(format!("{context} step {}", action.step), e))?;
+            for v in &verdicts {
+                match v {
+                    FeedbackVerdict::Continue => continue,
+                    FeedbackVerdict::Annotate { rule_id, .. } => {
+                        counts.annotated += 1;
+                        bump(rule_id, &|c| c.annotated += 1);
+                    }
+                    FeedbackVerdict::Nudge { rule_id, .. }
+                    | FeedbackVerdict::Directive { rule_id, .. } => {
+                        counts.nudged += 1;
+                        bump(rule_id, &|c| c.nudged += 1);
+                    }
+                    FeedbackVerdict::Stop { rule_id, .. } => {
+                        counts.stopped += 1;
+                        stopped = true;
+                        bump(rule_id, &|c| c.stopped += 1);
+                    }
+                }
+                replay.push_event(LayerEvent::from_feedback_verdict("regulation", v));
+            }
+        }
+        if replay.ended_at().is_some()
+            && episode
+                .actions
+                .last()
+                .is_some_and(|a| replay.ended_at() < Some(a.step))
+        {
+            self.report.ended_early += 1;
+        }
+        let divergences = replay.into_divergences();
+        if !divergences.is_empty() {
+            self.report.divergent_steps += divergences.len();
+            self.report.divergent_episodes += 1;
+            if self.report.divergences.len() < LISTED {
+                self.report.divergences.push(EpisodeDivergences {
+                    episode_id: episode.episode_id.clone(),
+                    task_id: episode.task.id.clone(),
+                    steps: divergences,
+                });
+            }
+        }
+        self.report.episodes += 1;
+        let tally = match outcome {
+            Outcome::Successful => &mut self.report.successful,
+            Outcome::Failed => &mut self.report.failed,
+            Outcome::Unknown => &mut self.report.unknown,
+        };
+        tally.episodes += 1;
+        if counts.blocked > 0 {
+            tally.episodes_blocked += 1;
+        }
+        tally.counts.add(&counts);
+        for (rule, c) in per_rule {
+            let row = self.report.rules.entry(rule).or_default();
+            match outcome {
+                Outcome::Successful => row.successful.add(&c),
+                Outcome::Failed => row.failed.add(&c),
+                Outcome::Unknown => row.unknown.add(&c),
+            }
+        }
+        Ok(())
+    }
+
+    /// The report so far.
+    pub fn report(&self) -> &AuditReport {
+        &self.report
+    }
+
+    /// The finished report.
+    pub fn finish(self) -> AuditReport {
+        self.report
+    }
+}
+
+impl AuditReport {
+    /// The report as text.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let line = |out: &mut String, name: &str, t: &OutcomeTally| {
+            out.push_str(&format!(
+                "  {name:<11} {:>6} episodes  {:>7} actions  {:>6} blocked ({} episodes)  {:>5} rewritten  {:>5} nudged  {:>5} annotated  {:>4} stopped\n",
+                t.episodes,
+                t.counts.actions,
+                t.counts.blocked,
+                t.episodes_blocked,
+                t.counts.rewritten,
+                t.counts.nudged,
+                t.counts.annotated,
+                t.counts.stopped
+            ));
+        };
+        out.push_str(&format!(
+            "audit of harness {} ({}) over {} episodes, replayed with state\n",
+            self.harness,
+            short_id(&self.harness_id),
+            self.episodes
+        ));
+        line(&mut out, "successful", &self.successful);
+        line(&mut out, "failed", &self.failed);
+        if self.unknown.episodes > 0 {
+            line(&mut out, "unfinished", &self.unknown);
+        }
+        if !self.rules.is_empty() {
+            out.push_str(&format!(
+                "\n  {:<36} {:>22} {:>22}\n",
+                "rule", "successful b/r/n/a", "failed b/r/n/a"
+            ));
+            for (rule, row) in &self.rules {
+                let f = |c: &Counts| {
+                    format!("{}/{}/{}/{}", c.blocked, c.rewritten, c.nudged, c.annotated)
+                };
+                out.push_str(&format!(
+                    "  {:<36} {:>22} {:>22}\n",
+                    rule,
+                    f(&row.successful),
+                    f(&row.failed)
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "\n  false positives (blocks in successful episodes): {}\n",
+            self.false_positive_count
+        ));
+        for fp in self.false_positives.iter().take(10) {
+            out.push_str(&format!(
+                "    {} step {} {} blocked {}: {}\n",
+                fp.episode_id,
+                fp.step,
+                fp.rule_id,
+                fp.action.label(),
+                shorten(&fp.correction, 100)
+            ));
+        }
+        out.push_str(&format!(
+            "  replay: {} steps in {} episodes returned a result different from the recording; {} episodes ended early in replay\n",
+            self.divergent_steps, self.divergent_episodes, self.ended_early
+        ));
+        out
+    }
+
+    /// The report as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The first 12 characters of a hash.
+pub fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}

@@ -48,8 +48,11 @@ pub enum Command {
     Envs,
     /// Replay reference (gold) solutions or given actions through an environment.
     Replay(ReplayArgs),
-    /// What a harness would block or nudge on gold actions or recorded trajectories.
+    /// What a harness would block or nudge on gold actions or recorded
+    /// trajectories, replayed with the environment's state.
     Audit(AuditArgs),
+    /// Label every failed episode of runs with its bottleneck, first critical step and evidence.
+    Diagnose(DiagnoseArgs),
     /// Embedded models: list them, fetch them.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -224,18 +227,60 @@ pub struct AuditArgs {
     /// Replay every gold action of every task of --env (and --split).
     #[arg(long)]
     pub gold: bool,
-    /// Recorded trajectories: lifeharness JSONL (`runs export`) or a tau2/tau-bench results JSON.
-    #[arg(long, conflicts_with = "gold")]
+    /// Recorded trajectories: lifeharness JSONL (`runs export`), a tau2-bench
+    /// results file or directory, or a tau-bench trajectory file.
+    #[arg(long, conflicts_with_all = ["gold", "run"])]
     pub trajectories: Option<PathBuf>,
-    /// The environment (required with --gold; gives tool schemas for --trajectories).
+    /// The format of --trajectories: auto, lifeharness, tau2, tau-bench.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Audit the episodes of a stored run.
+    #[arg(long, conflicts_with = "gold")]
+    pub run: Option<String>,
+    /// Trajectory store (with --run).
+    #[arg(long, default_value = "lifeharness.db")]
+    pub out: PathBuf,
+    /// The environment (required with --gold; for tau-bench files, which do not name it).
     #[arg(long)]
     pub env: Option<String>,
     /// Task split (with --gold).
     #[arg(long, default_value = "all")]
     pub split: String,
+    /// Skip tau-bench records whose task matches none of ours (else the file is refused).
+    #[arg(long)]
+    pub skip_unmapped: bool,
     /// Compact JSON on one line.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `lifeharness diagnose`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  lifeharness diagnose run-20261121-140000-ab12
+  lifeharness diagnose RUN_A RUN_B --md diagnosis.md
+  lifeharness diagnose RUN --judge openai:gpt-4o-mini@https://api.openai.com/v1 --json
+  lifeharness runs import gpt-4o-airline.json && lifeharness diagnose import-1a2b3c4d5e6f")]
+pub struct DiagnoseArgs {
+    /// The runs (imported runs too).
+    #[arg(required = true)]
+    pub run_ids: Vec<String>,
+    /// Trajectory store.
+    #[arg(long, default_value = "lifeharness.db")]
+    pub out: PathBuf,
+    /// Also label each failed episode with this model (any model spec); its
+    /// label and reason are shown beside the deterministic one, never instead.
+    #[arg(long)]
+    pub judge: Option<String>,
+    /// Write the report as Markdown to this file.
+    #[arg(long)]
+    pub md: Option<PathBuf>,
+    /// JSON on stdout (every episode's diagnosis and the per-environment report).
+    #[arg(long)]
+    pub json: bool,
+    /// List every failed episode in the text report.
+    #[arg(long)]
+    pub episodes: bool,
 }
 
 /// `lifeharness models ...`.
@@ -319,10 +364,21 @@ pub enum RunsCommand {
         #[arg(long, default_value = "lifeharness.db")]
         out: PathBuf,
     },
-    /// Import trajectories from JSONL.
+    /// Import trajectories: our JSONL export, a tau2-bench results file (or
+    /// directory), or a tau-bench (v1) trajectory file. One transaction per
+    /// file: everything is imported or nothing.
     Import {
-        /// The JSONL file.
+        /// The file.
         file: PathBuf,
+        /// auto, lifeharness, tau2 or tau-bench.
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// The environment, for files that do not name it (tau-bench).
+        #[arg(long)]
+        env: Option<String>,
+        /// Skip tau-bench records whose task matches none of ours (else the file is refused).
+        #[arg(long)]
+        skip_unmapped: bool,
         /// Trajectory store.
         #[arg(long, default_value = "lifeharness.db")]
         out: PathBuf,

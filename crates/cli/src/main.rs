@@ -3,6 +3,7 @@
 mod audit;
 mod cli;
 mod compare;
+mod diagnose;
 mod harness;
 mod models;
 mod registry;
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
             Command::Harness(command) => harness::harness(command),
             Command::Replay(args) => replay::replay(args).await,
             Command::Audit(args) => audit::audit(args).await,
+            Command::Diagnose(args) => diagnose::run(args).await,
             Command::Models(command) => models::models(command).await,
             Command::Chat(args) => models::chat(args).await,
             Command::Serve(args) => models::serve(args).await,

@@ -80,6 +80,47 @@ pub async fn environment(name: &str, options: &EnvOptions) -> Result<Arc<dyn Env
     }
 }
 
+/// The factory an environment's recorded episodes are replayed and
+/// diagnosed with: no user model, no judge (tau2 in ticket mode).
+pub fn replay_environment(name: &str) -> Result<Arc<dyn EnvironmentFactory>> {
+    match name {
+        "tau2-retail" | "tau2-airline" => {
+            Ok(Arc::new(Tau2Factory::by_name(name, UserMode::Ticket)?))
+        }
+        "toy" => Ok(Arc::new(ToyFactory::default())),
+        "agentbench-db" | "agentbench-os" => Ok(Arc::new(AgentBenchFactory::by_name(name)?)),
+        other => {
+            let known: Vec<&str> = ENVIRONMENTS.iter().map(|(n, _)| *n).collect();
+            bail!(
+                "unknown environment '{other}' (known: {})",
+                known.join(", ")
+            )
+        }
+    }
+}
+
+/// Replay factories by name, each made once.
+#[derive(Default)]
+pub struct Factories {
+    made: std::sync::Mutex<std::collections::BTreeMap<String, Arc<dyn EnvironmentFactory>>>,
+}
+
+impl Factories {
+    /// The replay factory for `name`.
+    pub fn get(&self, name: &str) -> Result<Arc<dyn EnvironmentFactory>> {
+        let mut made = self
+            .made
+            .lock()
+            .map_err(|_| anyhow::anyhow!("factory cache poisoned"))?;
+        if let Some(f) = made.get(name) {
+            return Ok(Arc::clone(f));
+        }
+        let f = replay_environment(name)?;
+        made.insert(name.to_string(), Arc::clone(&f));
+        Ok(f)
+    }
+}
+
 /// The model for a spec string (an embedded model is fetched on first use, with a progress bar).
 pub async fn model(spec: &str) -> Result<Arc<dyn Model>> {
     let model = lifeharness_models::load_model(spec, &PullOptions::default())

@@ -1,13 +1,18 @@
 //! `lifeharness runs`: list, show, export, import.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 
 use anyhow::{Context, Result};
 use lifeharness_core::ActionStats;
 use lifeharness_store::Store;
 
+use lifeharness_core::MatchQuality;
+use lifeharness_diagnose::DiagnoseError;
+use lifeharness_diagnose::import::{self, Format, ImportOptions};
+
 use crate::cli::RunsCommand;
+use crate::registry::Factories;
 use crate::summary::{RunCounts, config_lines};
 
 fn open_existing(path: &std::path::Path) -> Result<Store> {
@@ -150,13 +155,56 @@ pub fn runs(command: RunsCommand) -> Result<()> {
             };
             eprintln!("exported {count} trajectories");
         }
-        RunsCommand::Import { file, out } => {
+        RunsCommand::Import {
+            file,
+            format,
+            env,
+            skip_unmapped,
+            out,
+        } => {
+            let format = Format::parse(&format)?;
+            let factories = Factories::default();
+            let lookup = |name: &str| {
+                factories
+                    .get(name)
+                    .map_err(|e| DiagnoseError::Input(e.to_string()))
+            };
+            let options = ImportOptions { env, skip_unmapped };
+            let imported = import::import_path(&file, format, &options, &lookup)?;
             let store = Store::open(&out)?;
-            let handle =
-                File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-            let count =
-                store.import_jsonl(&mut BufReader::new(handle), &file.display().to_string())?;
-            println!("imported {count} trajectories into {}", out.display());
+            let count = store.import_trajectories(&imported.trajectories, &imported.config)?;
+            println!(
+                "imported {count} trajectories ({} format) into {} as run {}",
+                imported.format.as_str(),
+                out.display(),
+                imported.run_id
+            );
+            let mut by_quality: std::collections::BTreeMap<String, usize> = Default::default();
+            for row in &imported.mapping {
+                *by_quality
+                    .entry(format!("{:?}", row.matched.quality).to_lowercase())
+                    .or_default() += 1;
+            }
+            if !by_quality.is_empty() {
+                let list: Vec<String> =
+                    by_quality.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                println!("  tasks: {}", list.join(", "));
+            }
+            for row in imported
+                .mapping
+                .iter()
+                .filter(|r| r.matched.quality != MatchQuality::Exact)
+            {
+                println!(
+                    "  task {} -> {}: {}",
+                    row.source_task,
+                    row.matched.task_id.as_deref().unwrap_or("(none)"),
+                    row.matched.note
+                );
+            }
+            for skipped in &imported.skipped {
+                println!("  skipped {skipped}");
+            }
         }
     }
     Ok(())

@@ -133,8 +133,14 @@ pub struct AuditReport {
     pub divergences: Vec<EpisodeDivergences>,
     /// Episodes with divergent steps.
     pub divergent_episodes: usize,
+    /// Of the divergent steps, those where one result is an error and the other not.
+    pub divergent_outcomes: usize,
     /// Episodes whose replayed environment ended before the recording did.
     pub ended_early: usize,
+    /// Calls in imported episodes of tools this environment does not offer
+    /// (the source benchmark had them, e.g. τ-bench v1's `think`): neither
+    /// judged nor replayed.
+    pub foreign_tool_calls: BTreeMap<String, usize>,
 }
 
 /// Runs a harness's contract, realization and regulation over recorded episodes.
@@ -207,7 +213,19 @@ impl Auditor {
             }
         };
         let mut stopped = false;
+        let offered: Vec<String> = replay.tools().iter().map(|t| t.name.clone()).collect();
         for action in &episode.actions {
+            if episode.source.is_some()
+                && let Action::ToolCall(call) = &action.proposed
+                && !offered.contains(&call.name)
+            {
+                *self
+                    .report
+                    .foreign_tool_calls
+                    .entry(call.name.clone())
+                    .or_default() += 1;
+                continue;
+            }
             counts.actions += 1;
             let verdict = if self.harness.harness.layers.realization {
                 self.realization
@@ -309,6 +327,10 @@ impl Auditor {
         let divergences = replay.into_divergences();
         if !divergences.is_empty() {
             self.report.divergent_steps += divergences.len();
+            self.report.divergent_outcomes += divergences
+                .iter()
+                .filter(|d| d.class == crate::replay::DivergenceClass::Outcome)
+                .count();
             self.report.divergent_episodes += 1;
             if self.report.divergences.len() < LISTED {
                 self.report.divergences.push(EpisodeDivergences {
@@ -411,9 +433,20 @@ impl AuditReport {
             ));
         }
         out.push_str(&format!(
-            "  replay: {} steps in {} episodes returned a result different from the recording; {} episodes ended early in replay\n",
-            self.divergent_steps, self.divergent_episodes, self.ended_early
+            "  replay: {} steps in {} episodes returned a result different from the recording ({} of them error vs success, the rest other content); {} episodes ended early in replay\n",
+            self.divergent_steps, self.divergent_episodes, self.divergent_outcomes, self.ended_early
         ));
+        if !self.foreign_tool_calls.is_empty() {
+            let list: Vec<String> = self
+                .foreign_tool_calls
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect();
+            out.push_str(&format!(
+                "  calls of tools the source had and this environment does not (not judged, not replayed): {}\n",
+                list.join(", ")
+            ));
+        }
         out
     }
 

@@ -146,6 +146,7 @@ pub async fn judge(
             Message::system(system_prompt()),
             Message::user(prompt(episode, reference)),
         ],
+        session: Some(format!("judge-{}-{}", episode.run_id, episode.episode_id)),
         ..ChatRequest::default()
     };
     let spec = model.info().spec;

@@ -36,5 +36,5 @@ pub use audit::{AuditReport, Auditor};
 pub use diagnose::{Category, Diagnosis, Divergence, DivergenceKind, Evidence, diagnose};
 pub use error::DiagnoseError;
 pub use recorded::{Recorded, RecordedAction};
-pub use replay::{Replayer, StepDivergence};
+pub use replay::{DivergenceClass, Replayer, StepDivergence};
 pub use report::{EnvironmentReport, Report};

@@ -18,17 +18,47 @@ use serde::Serialize;
 
 use crate::error::DiagnoseError;
 
+/// How a replayed result differs from the recorded one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DivergenceClass {
+    /// One is an error and the other is not: rules after this step see
+    /// another episode than the agent did.
+    Outcome,
+    /// Both succeeded (or both failed) with other content: fields or values
+    /// differ (e.g. another version of the benchmark's data or schema).
+    Content,
+}
+
 /// A step whose replayed tool result differs from the recorded one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepDivergence {
     /// The step.
     pub step: usize,
+    /// How it differs.
+    pub class: DivergenceClass,
     /// The tool.
     pub tool: String,
     /// The recorded result (shortened).
     pub recorded: String,
     /// The replayed result (shortened).
     pub replayed: String,
+}
+
+/// Whether two tool results say the same: equal JSON (key order aside),
+/// or equal text up to case and surrounding white space.
+pub fn same_result(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim(), b.trim());
+    if a == b {
+        return true;
+    }
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => lifeharness_core::same_json(&x, &y),
+        _ => a.to_lowercase() == b.to_lowercase(),
+    }
 }
 
 /// Shortens `text` to at most `max` characters, marking the cut.
@@ -149,10 +179,16 @@ impl Replayer {
         if let (Some(recorded), ObservationSource::Tool { name, .. }) =
             (recorded, &outcome.observation.source)
             && matches!(recorded.source, ObservationSource::Tool { .. })
-            && recorded.content.trim() != outcome.observation.content.trim()
+            && !same_result(&recorded.content, &outcome.observation.content)
         {
+            let class = if recorded.is_error == outcome.observation.is_error {
+                DivergenceClass::Content
+            } else {
+                DivergenceClass::Outcome
+            };
             self.divergences.push(StepDivergence {
                 step,
+                class,
                 tool: name.clone(),
                 recorded: shorten(&recorded.content, 200),
                 replayed: shorten(&outcome.observation.content, 200),

@@ -3,7 +3,10 @@
 use std::io::{BufRead, Write};
 
 use lifeharness_core::{TRAJECTORY_FORMAT, TRAJECTORY_VERSION, Trajectory};
-use serde_json::json;
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Value, json};
+
+use crate::codec;
 
 use crate::store::{Store, StoreError};
 
@@ -44,15 +47,53 @@ impl Store {
             }
             trajectories.push(t);
         }
-        for t in &trajectories {
-            let run_id = &t.header.run_id;
-            if !self.has_run(run_id)? {
-                let config = json!({"imported_from": origin});
-                self.create_run(run_id, &t.header.started_at, &config)?;
-                self.set_run_status(run_id, "imported")?;
+        self.import_trajectories(&trajectories, &json!({"imported_from": origin}))
+    }
+
+    /// Writes trajectories in one transaction: a run that does not exist is
+    /// created (status `imported`, with `config`), and an episode already
+    /// in the store fails the whole import, naming it. Returns the count.
+    pub fn import_trajectories(
+        &self,
+        trajectories: &[Trajectory],
+        config: &Value,
+    ) -> Result<usize, StoreError> {
+        let config_text =
+            serde_json::to_string(config).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.in_transaction(|tx, caches| {
+            for t in trajectories {
+                let (run_id, episode_id) = (&t.header.run_id, &t.header.episode_id);
+                let exists = tx
+                    .query_row("SELECT 1 FROM runs WHERE run_id = ?1", params![run_id], |_| {
+                        Ok(())
+                    })
+                    .optional()
+                    .map_err(codec::sql)?
+                    .is_some();
+                if !exists {
+                    tx.execute(
+                        "INSERT INTO runs (run_id, created_at, status, config) VALUES (?1, ?2, 'imported', ?3)",
+                        params![run_id, t.header.started_at, config_text],
+                    )
+                    .map_err(codec::sql)?;
+                }
+                let dup = tx
+                    .query_row(
+                        "SELECT 1 FROM episodes WHERE run_id = ?1 AND episode_id = ?2",
+                        params![run_id, episode_id],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(codec::sql)?
+                    .is_some();
+                if dup {
+                    return Err(StoreError::Malformed(format!(
+                        "run {run_id} already has episode {episode_id} (was this file imported before?); nothing was imported"
+                    )));
+                }
+                codec::write_trajectory(tx, caches, t)?;
             }
-            self.insert_trajectory(t)?;
-        }
-        Ok(trajectories.len())
+            Ok(trajectories.len())
+        })
     }
 }

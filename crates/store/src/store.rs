@@ -439,27 +439,18 @@ impl TrajectorySink for Store {
 }
 
 impl Store {
-    /// Writes a whole trajectory in one transaction (used by import); fails if the episode exists.
-    pub(crate) fn insert_trajectory(&self, t: &Trajectory) -> Result<(), StoreError> {
+    /// Runs `f` in one transaction: all of its writes land, or none.
+    pub(crate) fn in_transaction<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &mut Caches) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut conn = self
             .conn
             .lock()
             .map_err(|_| StoreError::Malformed("store connection poisoned".into()))?;
         let tx = conn.transaction().map_err(codec::sql)?;
-        codec::write_trajectory(&tx, &mut Caches::default(), t).map_err(|e| self.located(e))?;
-        tx.commit().map_err(|e| self.located(codec::sql(e)))
-    }
-
-    /// Whether a run exists.
-    pub(crate) fn has_run(&self, run_id: &str) -> Result<bool, StoreError> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT 1 FROM runs WHERE run_id = ?1",
-                params![run_id],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
-        })
+        let out = f(&tx, &mut Caches::default()).map_err(|e| self.located(e))?;
+        tx.commit().map_err(|e| self.located(codec::sql(e)))?;
+        Ok(out)
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod diagnose;
 mod newcomer;
 
 fn bin() -> Command {
@@ -438,12 +439,13 @@ fn shipped_harnesses_block_no_gold_action() {
         ]);
         assert!(out.status.success(), "{}", stderr(&out));
         let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
-        let summary = &report["summary"];
+        let summary = &report["successful"]["counts"];
         assert!(
             summary["actions"].as_u64().unwrap() > 100,
             "{env}: {summary}"
         );
         assert_eq!(summary["blocked"], 0, "{env}: {summary}");
+        assert_eq!(report["false_positive_count"], 0, "{env}");
         assert!(
             summary["annotated"].as_u64().unwrap() > 0,
             "{env}: {summary}"
@@ -466,9 +468,9 @@ fn audit_gold_blocks_no_reference_action_and_audits_trajectories() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
-    assert_eq!(report["tasks"], 20);
-    assert!(report["summary"]["actions"].as_u64().unwrap() >= 40);
-    assert_eq!(report["summary"]["blocked"], 0, "{report}");
+    assert_eq!(report["episodes"], 20);
+    assert!(report["successful"]["counts"]["actions"].as_u64().unwrap() >= 40);
+    assert_eq!(report["successful"]["counts"]["blocked"], 0, "{report}");
 
     // A recorded run whose model loops on a missing key: audit says what would have happened.
     let dir = tempfile::tempdir().unwrap();
@@ -515,13 +517,27 @@ fn audit_gold_blocks_no_reference_action_and_audits_trajectories() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
-    assert_eq!(report["summary"]["actions"], 3);
+    assert_eq!(report["failed"]["counts"]["actions"], 3, "{report}");
     // submit before any successful get/set is blocked by the ordering rule
     assert_eq!(
-        report["summary"]["blocked_by_rule"]["act-before-submit"], 1,
+        report["rules"]["act-before-submit"]["failed"]["blocked"], 1,
         "{report}"
     );
-    assert_eq!(report["summary"]["annotated"], 0);
+    assert_eq!(report["failed"]["counts"]["annotated"], 0);
+    // The same run audited from the store gives the same counts.
+    let from_store = run(&[
+        "audit",
+        "--harness",
+        harness,
+        "--run",
+        run_id,
+        "--out",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(from_store.status.success(), "{}", stderr(&from_store));
+    let again: serde_json::Value = serde_json::from_str(stdout(&from_store).trim()).unwrap();
+    assert_eq!(again["rules"], report["rules"]);
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! `lifeharness replay`: reference solutions (or given actions) through an environment.
 
 use anyhow::{Context, Result, bail};
-use lifeharness_env_agentbench::AgentBenchFactory;
 use serde_json::Value;
 
 use crate::cli::ReplayArgs;
@@ -44,47 +43,30 @@ fn emit(reports: Vec<Value>, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Runs `lifeharness replay`.
+/// Runs `lifeharness replay`: whatever the environment's
+/// [`ReferenceReplay`](lifeharness_core::ReferenceReplay) reports.
 pub async fn replay(args: ReplayArgs) -> Result<()> {
-    match args.env.as_str() {
-        "agentbench-db" | "agentbench-os" => {
-            if args.actions_file.is_some() {
-                bail!(
-                    "--actions-file is not supported for {} (use --gold)",
-                    args.env
-                );
-            }
-            let factory = AgentBenchFactory::by_name(&args.env)?;
-            let reports = lifeharness_env_agentbench::replay_gold(&factory, &args.split).await?;
-            let values = reports
-                .iter()
-                .map(serde_json::to_value)
-                .collect::<Result<Vec<_>, _>>()?;
-            emit(values, args.json)
+    let options = EnvOptions {
+        judge: args.judge.clone(),
+        ..EnvOptions::default()
+    };
+    let factory = registry::environment(&args.env, &options).await?;
+    let Some(replayer) = factory.reference_replay() else {
+        bail!(
+            "environment '{}' has no reference solutions to replay",
+            args.env
+        );
+    };
+    let reports = match &args.actions_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read actions file {}", path.display()))?;
+            replayer
+                .replay_actions(&text)
+                .await
+                .with_context(|| format!("--actions-file {} with {}", path.display(), args.env))?
         }
-        "tau2-retail" | "tau2-airline" => {
-            let options = EnvOptions {
-                judge: args.judge.clone(),
-                ..EnvOptions::default()
-            };
-            let factory = registry::tau2(&args.env, &options).await?;
-            let reports = match &args.actions_file {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("cannot read actions file {}", path.display()))?;
-                    factory.replay_jsonl(&text).await?
-                }
-                None => factory.replay_gold_split(&args.split).await?,
-            };
-            let values = reports
-                .iter()
-                .map(serde_json::to_value)
-                .collect::<Result<Vec<_>, _>>()?;
-            emit(values, args.json)
-        }
-        other => bail!(
-            "replay does not support environment '{other}' \
-             (known: tau2-retail, tau2-airline, agentbench-db, agentbench-os)"
-        ),
-    }
+        None => replayer.replay_reference(&args.split).await?,
+    };
+    emit(reports, args.json)
 }

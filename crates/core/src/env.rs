@@ -228,6 +228,22 @@ impl TaskMatch {
     }
 }
 
+/// Replays an environment's reference solutions (or given actions) without
+/// a model and reports each task's outcome, in the environment's own report
+/// shape (`lifeharness replay` prints these).
+#[async_trait]
+pub trait ReferenceReplay: Send + Sync {
+    /// Replays the reference solution of every task of `split`.
+    async fn replay_reference(&self, split: &str) -> Result<Vec<Value>, EnvError>;
+
+    /// Replays given actions: JSONL lines `{"task_id", "actions": [{"name", "arguments"}]}`.
+    async fn replay_actions(&self, _jsonl: &str) -> Result<Vec<Value>, EnvError> {
+        Err(EnvError::Unavailable(
+            "this environment replays only its reference solutions".to_string(),
+        ))
+    }
+}
+
 /// Makes environments of one kind and lists their tasks.
 ///
 /// Besides making environments, a factory declares what replay and
@@ -285,6 +301,11 @@ pub trait EnvironmentFactory: Send + Sync {
 
     /// What an error text returned by `tool` means (`None`: not known).
     fn explain_error(&self, _tool: &str, _text: &str) -> Option<ErrorMeaning> {
+        None
+    }
+
+    /// The replayer of reference solutions, where the environment has one.
+    fn reference_replay(&self) -> Option<&dyn ReferenceReplay> {
         None
     }
 

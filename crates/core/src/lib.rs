@@ -26,7 +26,7 @@ pub mod trajectory;
 pub use action::{Action, Observation, ObservationSource, StepOutcome};
 pub use env::{
     EnvError, EnvInfo, Environment, EnvironmentFactory, ErrorMeaning, ForeignTask, JsonState,
-    MatchQuality, Reward, RewardComponent, StateView, Task, TaskMatch,
+    MatchQuality, ReferenceReplay, Reward, RewardComponent, StateView, Task, TaskMatch,
 };
 pub use failure::FailureKind;
 pub use json::same_json;

@@ -3,7 +3,8 @@
 use std::sync::{Arc, OnceLock};
 
 use lifeharness_core::{
-    Action, EnvError, EnvInfo, Environment, EnvironmentFactory, ErrorMeaning, Task, ToolCall,
+    Action, EnvError, EnvInfo, Environment, EnvironmentFactory, ErrorMeaning, ReferenceReplay,
+    Task, ToolCall,
 };
 use serde_json::json;
 use tempfile::TempDir;
@@ -236,6 +237,10 @@ impl EnvironmentFactory for AgentBenchFactory {
         }
     }
 
+    fn reference_replay(&self) -> Option<&dyn ReferenceReplay> {
+        Some(self)
+    }
+
     fn interpret_action(&self, action: &Action) -> Option<ToolCall> {
         match self.benchmark() {
             Benchmark::Db => crate::diagnosis::interpret_db(action),
@@ -265,5 +270,18 @@ impl EnvironmentFactory for AgentBenchFactory {
             Some(os) => Ok(Box::new(os)),
             None => Err(EnvError::Internal("no environment".into())),
         }
+    }
+}
+
+/// `lifeharness replay`: DB gold SQL and answers, OS example solutions,
+/// each scored by the benchmark's own checks; excluded tasks say why.
+#[async_trait::async_trait]
+impl ReferenceReplay for AgentBenchFactory {
+    async fn replay_reference(&self, split: &str) -> Result<Vec<serde_json::Value>, EnvError> {
+        let reports = crate::replay::replay_gold(self, split).await?;
+        reports
+            .iter()
+            .map(|r| serde_json::to_value(r).map_err(|e| EnvError::Internal(e.to_string())))
+            .collect()
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use lifeharness_core::{
     Action, EnvError, EnvInfo, Environment, EnvironmentFactory, ErrorMeaning, ForeignTask, Model,
-    Task, TaskMatch,
+    ReferenceReplay, Task, TaskMatch,
 };
 use serde_json::json;
 
@@ -241,7 +241,33 @@ impl EnvironmentFactory for Tau2Factory {
         crate::diagnosis::explain_error(text)
     }
 
+    fn reference_replay(&self) -> Option<&dyn ReferenceReplay> {
+        Some(self)
+    }
+
     fn match_foreign_tasks(&self, foreign: &[ForeignTask]) -> Vec<TaskMatch> {
         crate::diagnosis::match_foreign(&self.data, foreign)
     }
+}
+
+/// `lifeharness replay`: gold solutions (tool calls plus one message stating
+/// every `communicate_info` item), or given actions, with database hashes.
+#[async_trait::async_trait]
+impl ReferenceReplay for Tau2Factory {
+    async fn replay_reference(&self, split: &str) -> Result<Vec<serde_json::Value>, EnvError> {
+        let reports = self.replay_gold_split(split).await?;
+        to_values(&reports)
+    }
+
+    async fn replay_actions(&self, jsonl: &str) -> Result<Vec<serde_json::Value>, EnvError> {
+        let reports = self.replay_jsonl(jsonl).await?;
+        to_values(&reports)
+    }
+}
+
+fn to_values<T: serde::Serialize>(items: &[T]) -> Result<Vec<serde_json::Value>, EnvError> {
+    items
+        .iter()
+        .map(|r| serde_json::to_value(r).map_err(|e| EnvError::Internal(e.to_string())))
+        .collect()
 }

@@ -11,9 +11,16 @@
 //! splices them into the stored dump; the hash resumes from the last stored
 //! state before the first change and feeds the untouched stretches straight
 //! from the stored bytes. A database no write touched hashes in no time.
+//!
+//! The hash is a function of the stored dump and the list of splices alone,
+//! so hashes already computed are remembered by that list (bounded, see
+//! [`MEMO_BYTES`]): every trial of a task replays the same gold actions and
+//! makes the same splices, and so do episodes that end in the same state.
+//! Only the SHA-256 work is skipped; the splices are found as before.
 
+use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -28,6 +35,15 @@ use crate::retail::model::{Order, Product, RetailDb, User as RetailUser};
 /// at most this many bytes twice).
 const STRIDE: usize = 4096;
 
+/// The most bytes of splices the memo of computed hashes keeps (it starts
+/// over when full).
+const MEMO_BYTES: usize = 8 << 20;
+/// Splice lists longer than this (a rewritten table) are not remembered.
+const MEMO_ENTRY_BYTES: usize = 256 << 10;
+
+/// A span of the stored dump and the bytes that replace it.
+type Edit = (Range<usize>, Vec<u8>);
+
 /// The initial database's sorted dump, its record spans and sha256 states.
 pub struct HashCache {
     /// `json.dumps(model_dump(initial), sort_keys=True)` as bytes.
@@ -38,6 +54,36 @@ pub struct HashCache {
     initial_hex: String,
     /// The tables, in the dump's (sorted) order.
     tables: Tables,
+    /// Hashes computed, by their splices.
+    memo: Mutex<Memo>,
+}
+
+/// Hex digests by the exact list of splices that produced them.
+#[derive(Default)]
+struct Memo {
+    hashes: HashMap<Vec<Edit>, String>,
+    /// Bytes of splices held.
+    bytes: usize,
+}
+
+impl Memo {
+    fn get(&self, edits: &[Edit]) -> Option<String> {
+        self.hashes.get(edits).cloned()
+    }
+
+    fn insert(&mut self, edits: Vec<Edit>, hash: &str) {
+        let bytes: usize = edits.iter().map(|(_, b)| b.len() + 16).sum();
+        if bytes > MEMO_ENTRY_BYTES {
+            return;
+        }
+        if self.bytes + bytes > MEMO_BYTES {
+            self.hashes.clear();
+            self.bytes = 0;
+        }
+        if self.hashes.insert(edits, hash.to_string()).is_none() {
+            self.bytes += bytes;
+        }
+    }
 }
 
 enum Tables {
@@ -73,6 +119,7 @@ impl std::fmt::Debug for HashCache {
             .field("dump_bytes", &self.stream.len())
             .field("checkpoints", &self.checkpoints.len())
             .field("initial_hash", &self.initial_hex)
+            .field("remembered", &self.remembered())
             .finish_non_exhaustive()
     }
 }
@@ -130,7 +177,13 @@ impl HashCache {
             stream,
             checkpoints,
             tables,
+            memo: Mutex::default(),
         }
+    }
+
+    /// How many computed hashes are remembered.
+    pub fn remembered(&self) -> usize {
+        self.memo.lock().map_or(0, |m| m.hashes.len())
     }
 
     /// The hash of the initial database.
@@ -145,7 +198,7 @@ impl HashCache {
 
     /// The original's `get_db_hash()` of `db`, equal to [`Db::hash`].
     pub fn hash(&self, db: &Db) -> String {
-        let mut splice = Splice::new(self);
+        let mut splice = Splice::default();
         match (&self.tables, db) {
             (
                 Tables::Retail {
@@ -155,9 +208,9 @@ impl HashCache {
                 },
                 Db::Retail(d),
             ) => {
-                orders.splice(&d.orders, &mut splice);
-                products.splice(&d.products, &mut splice);
-                users.splice(&d.users, &mut splice);
+                orders.splice(&d.orders, &self.stream, &mut splice);
+                products.splice(&d.products, &self.stream, &mut splice);
+                users.splice(&d.users, &self.stream, &mut splice);
             }
             (
                 Tables::Airline {
@@ -167,14 +220,52 @@ impl HashCache {
                 },
                 Db::Airline(d),
             ) => {
-                flights.splice(&d.flights, &mut splice);
-                reservations.splice(&d.reservations, &mut splice);
-                users.splice(&d.users, &mut splice);
+                flights.splice(&d.flights, &self.stream, &mut splice);
+                reservations.splice(&d.reservations, &self.stream, &mut splice);
+                users.splice(&d.users, &self.stream, &mut splice);
             }
             // Another domain's database: nothing to reuse.
             _ => return db.hash(),
         }
-        splice.finish()
+        self.finish(splice.edits)
+    }
+
+    /// The hash of the stored dump with `edits` applied, from the memo when
+    /// it was computed before.
+    fn finish(&self, edits: Vec<Edit>) -> String {
+        if edits.is_empty() {
+            return self.initial_hex.clone();
+        }
+        if let Some(hash) = self.memo.lock().ok().and_then(|m| m.get(&edits)) {
+            return hash;
+        }
+        let hash = self.spliced_hash(&edits);
+        if let Ok(mut memo) = self.memo.lock() {
+            memo.insert(edits, &hash);
+        }
+        hash
+    }
+
+    /// Hashes the stored dump with `edits` (in dump order, each at or after
+    /// the ones before) applied, starting from the last stored state before
+    /// the first of them.
+    fn spliced_hash(&self, edits: &[Edit]) -> String {
+        let stream = self.stream.as_slice();
+        let Some((first, _)) = edits.first() else {
+            return self.initial_hex.clone();
+        };
+        // Everything before the first edit is the initial dump: resume there.
+        let k = (first.start / STRIDE).min(self.checkpoints.len().saturating_sub(1));
+        let mut hasher = self.checkpoints.get(k).cloned().unwrap_or_default();
+        let mut cursor = k * STRIDE;
+        for (span, bytes) in edits {
+            let start = span.start.max(cursor);
+            hasher.update(stream.get(cursor..start).unwrap_or_default());
+            hasher.update(bytes);
+            cursor = span.end.max(start);
+        }
+        hasher.update(stream.get(cursor..).unwrap_or_default());
+        hex(hasher)
     }
 }
 
@@ -216,15 +307,16 @@ impl<T: PyDump> TableCache<T> {
         }
     }
 
-    /// Hands `splice` this table's changes against the initial one.
-    fn splice(&self, current: &Table<T>, splice: &mut Splice<'_>) {
+    /// Hands `splice` this table's changes against `stream`, the dump of
+    /// the initial database.
+    fn splice(&self, current: &Table<T>, stream: &[u8], splice: &mut Splice) {
         if current.same_as(&self.initial) {
             return;
         }
-        match self.edits(current, splice.stream()) {
+        match self.edits(current, stream) {
             Some(edits) => {
                 for (span, bytes) in edits {
-                    splice.replace(span, &bytes);
+                    splice.replace(span, bytes);
                 }
             }
             None => {
@@ -232,8 +324,8 @@ impl<T: PyDump> TableCache<T> {
                 let mut w = PyWriter::new(true);
                 current.dump(&mut w);
                 let fresh = w.finish().into_bytes();
-                if splice.stream().get(self.region.clone()) != Some(fresh.as_slice()) {
-                    splice.replace(self.region.clone(), &fresh);
+                if stream.get(self.region.clone()) != Some(fresh.as_slice()) {
+                    splice.replace(self.region.clone(), fresh);
                 }
             }
         }
@@ -338,57 +430,17 @@ fn entry_bytes<T: PyDump>(key: &str, record: &T) -> Vec<u8> {
     w.finish().into_bytes()
 }
 
-/// Hashes the stored dump with some spans replaced, starting from the last
-/// stored state before the first replacement.
-struct Splice<'a> {
-    cache: &'a HashCache,
-    /// The stored dump up to here is accounted for.
-    cursor: usize,
-    /// Started at the first replacement.
-    hasher: Option<Sha256>,
+/// The spans of the stored dump that a database replaces, in dump order.
+#[derive(Default)]
+struct Splice {
+    edits: Vec<Edit>,
 }
 
-impl<'a> Splice<'a> {
-    fn new(cache: &'a HashCache) -> Self {
-        Self {
-            cache,
-            cursor: 0,
-            hasher: None,
-        }
-    }
-
-    fn stream(&self) -> &'a [u8] {
-        &self.cache.stream
-    }
-
+impl Splice {
     /// Replaces `span` of the stored dump (at or after everything replaced
     /// so far) with `bytes`.
-    fn replace(&mut self, span: Range<usize>, bytes: &[u8]) {
-        let stream = self.stream();
-        let start = span.start.max(self.cursor);
-        if self.hasher.is_none() {
-            // Everything before `start` is the initial dump: resume there.
-            let k = (start / STRIDE).min(self.cache.checkpoints.len().saturating_sub(1));
-            self.hasher = Some(self.cache.checkpoints.get(k).cloned().unwrap_or_default());
-            self.cursor = k * STRIDE;
-        }
-        if let Some(hasher) = self.hasher.as_mut() {
-            hasher.update(stream.get(self.cursor..start).unwrap_or_default());
-            hasher.update(bytes);
-        }
-        self.cursor = span.end.max(start);
-    }
-
-    /// The hex digest.
-    fn finish(self) -> String {
-        let stream = self.stream();
-        match self.hasher {
-            None => self.cache.initial_hex.clone(),
-            Some(mut hasher) => {
-                hasher.update(stream.get(self.cursor..).unwrap_or_default());
-                hex(hasher)
-            }
-        }
+    fn replace(&mut self, span: Range<usize>, bytes: Vec<u8>) {
+        self.edits.push((span, bytes));
     }
 }
 
@@ -545,6 +597,45 @@ mod tests {
         let db = Db::Retail(db);
         assert_eq!(empty_cache.hash(&db), db.hash());
         assert_eq!(empty_cache.hash(&empty), empty.hash());
+    }
+
+    /// A second database with the same changes is hashed from the memo, to
+    /// the same value; a different change is not mistaken for it.
+    #[test]
+    fn the_same_changes_hash_once() {
+        let data = DomainData::load(Domain::Retail).unwrap();
+        let cache = HashCache::build(&data.db);
+        let base = retail(&data);
+        let changed = |status: &str| {
+            let mut db = base.clone();
+            let key = db.orders.get_index(3).unwrap().0.clone();
+            crate::db::record_mut(&mut db.orders, &key).unwrap().status = status.to_string();
+            Db::Retail(db)
+        };
+        let (a, b, c) = (changed("x"), changed("x"), changed("y"));
+        assert_eq!(cache.hash(&data.db), data.initial_hash);
+        assert_eq!(cache.remembered(), 0);
+        let first = cache.hash(&a);
+        assert_eq!(cache.remembered(), 1);
+        assert_eq!(cache.hash(&b), first);
+        assert_eq!(cache.remembered(), 1);
+        assert_eq!(first, a.hash());
+        assert_eq!(cache.hash(&c), c.hash());
+        assert_ne!(cache.hash(&c), first);
+        assert_eq!(cache.remembered(), 2);
+    }
+
+    #[test]
+    fn the_memo_is_bounded() {
+        let mut memo = Memo::default();
+        let edit = |i: usize| vec![(i..i + 1, vec![b'x'; MEMO_ENTRY_BYTES / 2])];
+        memo.insert(vec![(0..1, vec![0; MEMO_ENTRY_BYTES + 1])], "big");
+        assert!(memo.hashes.is_empty());
+        for i in 0..4 * MEMO_BYTES / MEMO_ENTRY_BYTES {
+            memo.insert(edit(i), "h");
+            assert!(memo.bytes <= MEMO_BYTES);
+        }
+        assert!(!memo.hashes.is_empty());
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl Model for ScriptedModel {
             .messages
             .iter()
             .filter_map(|m| m.text())
-            .map(|t| t.split_whitespace().count() as u64)
+            .map(|t| words(t) as u64)
             .sum();
         let mut out = match turn {
             ScriptedTurn::Text { text } => ModelTurn::text(text.clone()),
@@ -143,9 +143,79 @@ impl Model for ScriptedModel {
     }
 }
 
+/// `text.split_whitespace().count()`, without decoding ASCII text char by
+/// char (the prompt is counted again every turn, system text included):
+/// 64-byte runs of ASCII count word starts branch-free, others go char by
+/// char.
+fn words(text: &str) -> usize {
+    const RUN: usize = 64;
+    let bytes = text.as_bytes();
+    let mut count = 0;
+    let mut after_space = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = (i + RUN).min(bytes.len());
+        let run = bytes.get(i..end).unwrap_or_default();
+        if run.is_ascii() {
+            let starts: usize = run
+                .iter()
+                .zip(run.iter().skip(1))
+                .map(|(&a, &b)| usize::from(ascii_space(a) & !ascii_space(b)))
+                .sum();
+            let first = run.first().is_some_and(|&b| !ascii_space(b));
+            count += starts + usize::from(after_space && first);
+            after_space = run.last().is_some_and(|&b| ascii_space(b));
+            i = end;
+        } else {
+            // Char by char to the first boundary at or past `end`.
+            while i < end {
+                let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+                    break;
+                };
+                let space = c.is_whitespace();
+                count += usize::from(after_space && !space);
+                after_space = space;
+                i += c.len_utf8();
+            }
+        }
+    }
+    count
+}
+
+/// `char::is_whitespace` for an ASCII byte: \t \n \x0B \x0C \r and space.
+fn ascii_space(b: u8) -> bool {
+    (b.wrapping_sub(b'\t') < 5) | (b == b' ')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_counted_as_split_whitespace_counts_them() {
+        let texts = [
+            "",
+            " ",
+            "one",
+            "  two  words ",
+            "tab\tnew\nline\x0bvt\x0cff\rcr",
+            "caf\u{e9} na\u{ef}ve\u{a0}nbsp\u{85}nel\u{2028}ls\u{3000}ideo \u{1f600}",
+            "\u{200b}zero-width-space-is-no-space\u{feff}",
+        ];
+        for text in texts {
+            assert_eq!(words(text), text.split_whitespace().count(), "{text:?}");
+        }
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let text = format!("a{c}b {c}");
+            assert_eq!(words(&text), text.split_whitespace().count(), "{c:?}");
+        }
+        // Runs of 64 bytes: words and multi-byte chars across their ends.
+        let mut text = String::new();
+        for i in 0..2000 {
+            text.push_str(["ab", " ", "\u{e9}", "\u{3000}", "x\ty", "\u{1f600} "][i * 7 % 6]);
+            assert_eq!(words(&text), text.split_whitespace().count(), "{text:?}");
+        }
+    }
 
     fn request(session: &str) -> ChatRequest {
         ChatRequest {

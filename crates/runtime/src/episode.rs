@@ -76,8 +76,10 @@ struct Run<'a> {
     layers: &'a [Arc<dyn Layer>],
     sink: &'a dyn TrajectorySink,
     env: Box<dyn Environment>,
-    tools: Vec<lifeharness_core::ToolSpec>,
-    messages: Vec<Message>,
+    /// The next request to the model: the conversation so far and the
+    /// tools, kept here and updated in place (copying them every turn cost
+    /// more than the layers' work).
+    request: ChatRequest,
     history: Vec<HistoryEntry>,
     past_events: Vec<LayerEvent>,
     usage: Usage,
@@ -139,6 +141,9 @@ async fn play(
                 .last()
                 .and_then(|e| e.message.clone())
                 .unwrap_or_default();
+            // The layers may have half-applied the harness: the header
+            // records what the environment offered instead.
+            setup.system_text = env.system_text();
             (events, Some(message))
         }
     };
@@ -190,13 +195,22 @@ async fn play(
     }
     let mut messages = vec![Message::system(setup.system_text.clone())];
     messages.extend(opening);
+    let constrain_tool_calls = match spec.config.constrained_decoding {
+        Some(forced) => forced,
+        None => layers.iter().any(|l| l.wants_constrained_decoding()) && !spec.config.observe_only,
+    };
     let mut run = Run {
         spec,
         layers,
         sink,
         env,
-        tools: setup.tools,
-        messages,
+        request: ChatRequest {
+            messages,
+            tools: setup.tools,
+            constrain_tool_calls,
+            seed: None,
+            session: Some(spec.episode_id.clone()),
+        },
         history: Vec::new(),
         past_events: events,
         usage: Usage::default(),
@@ -213,31 +227,18 @@ impl Run<'_> {
         model: &dyn Model,
         cancel: &CancellationToken,
     ) -> Result<EpisodeOutcome, RuntimeError> {
-        let constrain = match self.spec.config.constrained_decoding {
-            Some(forced) => forced,
-            None => {
-                self.layers.iter().any(|l| l.wants_constrained_decoding())
-                    && !self.spec.config.observe_only
-            }
-        };
         for index in 0..self.spec.config.max_steps {
             if cancel.is_cancelled() {
                 return Ok(EpisodeOutcome::Interrupted { steps: self.steps });
             }
-            let request = ChatRequest {
-                messages: self.messages.clone(),
-                tools: self.tools.clone(),
-                constrain_tool_calls: constrain,
-                seed: Some(self.spec.seed.wrapping_add(index as u64)),
-                session: Some(self.spec.episode_id.clone()),
-            };
+            self.request.seed = Some(self.spec.seed.wrapping_add(index as u64));
             let started = Instant::now();
             let reply = tokio::select! {
                 biased;
                 () = cancel.cancelled() => {
                     return Ok(EpisodeOutcome::Interrupted { steps: self.steps });
                 }
-                reply = model.chat(&request) => reply,
+                reply = model.chat(&self.request) => reply,
             };
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             let end = match reply {
@@ -291,7 +292,7 @@ impl Run<'_> {
 
     /// Handles one model turn: judges and executes each of its actions.
     async fn step(&mut self, index: usize, turn: ModelTurn) -> Result<StepEnd, RuntimeError> {
-        self.messages.push(turn.to_message());
+        self.request.messages.push(turn.to_message());
         let actions: Vec<Action> = if turn.tool_calls.is_empty() {
             vec![Action::Message {
                 content: turn.text.clone().unwrap_or_default(),
@@ -320,7 +321,7 @@ impl Run<'_> {
             let decision = {
                 let view = EpisodeView {
                     task: &self.spec.task,
-                    tools: &self.tools,
+                    tools: &self.request.tools,
                     history: &self.history,
                     events: &self.past_events,
                     step: index,
@@ -417,7 +418,7 @@ impl Run<'_> {
             step.injected
                 .push(Message::user(format!("{prefix} {text}")));
         }
-        self.messages.extend(step.injected.iter().cloned());
+        self.request.messages.extend(step.injected.iter().cloned());
         self.record(step).await?;
         Ok(end)
     }
@@ -482,7 +483,8 @@ impl Run<'_> {
         match proposed {
             Action::ToolCall(call) => {
                 let text = format!("Blocked by the harness: {correction}");
-                self.messages
+                self.request
+                    .messages
                     .push(Message::tool(call.id.clone(), call.name.clone(), text));
             }
             _ => after.push((VerdictKind::Block, correction.clone())),
@@ -537,7 +539,7 @@ impl Run<'_> {
         let decision = {
             let view = EpisodeView {
                 task: &self.spec.task,
-                tools: &self.tools,
+                tools: &self.request.tools,
                 history: &self.history,
                 events: &self.past_events,
                 step: index,
@@ -559,14 +561,18 @@ impl Run<'_> {
         let rendered = observation.rendered();
         match (&observation.source, &action) {
             (ObservationSource::Tool { .. }, Action::ToolCall(call)) => self
+                .request
                 .messages
                 .push(Message::tool(call.id.clone(), call.name.clone(), rendered)),
             (_, Action::ToolCall(call)) => {
                 // A tool call must always be answered with a tool message.
-                self.messages
-                    .push(Message::tool(call.id.clone(), call.name.clone(), rendered));
+                self.request.messages.push(Message::tool(
+                    call.id.clone(),
+                    call.name.clone(),
+                    rendered,
+                ));
             }
-            _ => self.messages.push(Message::user(rendered)),
+            _ => self.request.messages.push(Message::user(rendered)),
         }
         after.extend(decision.injections);
         self.history.push(HistoryEntry {

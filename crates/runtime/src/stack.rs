@@ -28,17 +28,32 @@ fn mark(mut event: LayerEvent, observe_only: bool) -> LayerEvent {
 /// Runs `before_episode` and `condition_task` of every layer.
 ///
 /// In observe-only mode the layers work on a copy and the changes are
-/// discarded. A layer fault is returned as `Err` with the events so far: the
-/// episode must not start with a half-applied harness.
+/// discarded; otherwise on `setup` itself (copying its tool specs cost more
+/// than any layer's work). A layer fault is returned as `Err` with the
+/// events so far, and `setup` may then be half-applied: the episode must
+/// not start with it (the caller rebuilds it to record what the
+/// environment offered).
 pub(crate) fn prepare(
     layers: &[Arc<dyn Layer>],
     setup: &mut EpisodeSetup,
     observe_only: bool,
 ) -> Result<Vec<LayerEvent>, Vec<LayerEvent>> {
+    if observe_only {
+        let mut working = setup.clone();
+        return apply(layers, &mut working, true);
+    }
+    apply(layers, setup, false)
+}
+
+/// [`prepare`] on `working`, in place.
+fn apply(
+    layers: &[Arc<dyn Layer>],
+    working: &mut EpisodeSetup,
+    observe_only: bool,
+) -> Result<Vec<LayerEvent>, Vec<LayerEvent>> {
     let mut events = Vec::new();
-    let mut working = setup.clone();
     for layer in layers {
-        match layer.before_episode(&mut working) {
+        match layer.before_episode(working) {
             Ok(changes) => events.extend(changes.into_iter().map(|e| mark(e, observe_only))),
             Err(err) => {
                 events.push(fault_event(layer.name(), HookPoint::BeforeEpisode, err.0));
@@ -48,7 +63,7 @@ pub(crate) fn prepare(
     }
     let mut additions = Vec::new();
     for layer in layers {
-        match layer.condition_task(&working) {
+        match layer.condition_task(working) {
             Ok(Some(conditioning)) => {
                 let mut event = LayerEvent::new(
                     layer.name(),
@@ -70,9 +85,6 @@ pub(crate) fn prepare(
     for text in additions {
         working.system_text.push_str("\n\n");
         working.system_text.push_str(&text);
-    }
-    if !observe_only {
-        *setup = working;
     }
     Ok(events)
 }

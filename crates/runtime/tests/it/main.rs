@@ -301,6 +301,25 @@ async fn a_layer_fault_before_the_episode_is_an_error_exit() {
     assert!(sink.steps().is_empty());
 }
 
+/// A layer that changed the setup before another one failed leaves no
+/// trace in the header: it records what the environment offered.
+#[tokio::test]
+async fn a_fault_before_the_episode_records_the_setup_unchanged() {
+    let layers = [
+        TestLayer::arc(Behaviour::Setup),
+        TestLayer::arc(Behaviour::FaultOnSetup),
+    ];
+    let (end, sink) = play(&gold_model(), &layers, RuntimeConfig::default(), 0).await;
+    assert_eq!(end.failure, Some(FailureKind::HarnessFault));
+    let header = sink.headers.lock().unwrap()[0].clone();
+    assert!(
+        !header.system_text.contains("CONTRACT"),
+        "{}",
+        header.system_text
+    );
+    assert!(!header.system_text.contains("SKILL"));
+}
+
 #[tokio::test]
 async fn annotations_are_appended_to_the_tool_result_itself() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -57,6 +57,12 @@ impl Counts {
 /// One rule's counts by episode outcome.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RuleRow {
+    /// Blocks in successful episodes of calls the environment then ran
+    /// without an error: the harness would have broken a run that worked.
+    pub false_positives: usize,
+    /// Blocks in successful episodes of calls the environment rejected
+    /// anyway (the block would have saved a failing call, not broken the run).
+    pub blocked_failing_calls: usize,
     /// In successful episodes (blocks here are false positives).
     pub successful: Counts,
     /// In failed episodes.
@@ -123,10 +129,13 @@ pub struct AuditReport {
     pub unknown: OutcomeTally,
     /// Per rule.
     pub rules: BTreeMap<String, RuleRow>,
-    /// Blocks in successful episodes (first 200; `false_positive_count` counts all).
+    /// Blocks in successful episodes of calls that then ran without an
+    /// error (first 200; `false_positive_count` counts all).
     pub false_positives: Vec<FalsePositive>,
-    /// How many blocks fell in successful episodes.
+    /// How many such blocks there were.
     pub false_positive_count: usize,
+    /// Blocks in successful episodes of calls the environment rejected anyway.
+    pub blocked_failing_calls: usize,
     /// Steps whose replayed result differed from the recording.
     pub divergent_steps: usize,
     /// Episodes with such steps (first 200 listed).
@@ -213,6 +222,8 @@ impl Auditor {
             }
         };
         let mut stopped = false;
+        // Per rule: (false positives, blocked failing calls) in this episode.
+        let mut fp_rows: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         let offered: Vec<String> = replay.tools().iter().map(|t| t.name.clone()).collect();
         for action in &episode.actions {
             if episode.source.is_some()
@@ -227,6 +238,7 @@ impl Auditor {
                 continue;
             }
             counts.actions += 1;
+            let mut candidate: Option<FalsePositive> = None;
             let verdict = if self.harness.harness.layers.realization {
                 self.realization
                     .after_turn(
@@ -259,18 +271,15 @@ impl Auditor {
                     counts.blocked += 1;
                     bump(rule_id, &|c| c.blocked += 1);
                     if matches!(outcome, Outcome::Successful) {
-                        self.report.false_positive_count += 1;
-                        if self.report.false_positives.len() < LISTED {
-                            self.report.false_positives.push(FalsePositive {
-                                run_id: episode.run_id.clone(),
-                                episode_id: episode.episode_id.clone(),
-                                task_id: episode.task.id.clone(),
-                                step: action.step,
-                                rule_id: rule_id.clone(),
-                                action: action.proposed.clone(),
-                                correction: shorten(text, 300),
-                            });
-                        }
+                        candidate = Some(FalsePositive {
+                            run_id: episode.run_id.clone(),
+                            episode_id: episode.episode_id.clone(),
+                            task_id: episode.task.id.clone(),
+                            step: action.step,
+                            rule_id: rule_id.clone(),
+                            action: action.proposed.clone(),
+                            correction: shorten(text, 300),
+                        });
                     }
                 }
             }
@@ -282,10 +291,33 @@ impl Auditor {
                 replay.skip(action.step, &action.proposed);
                 continue;
             };
-            let Some(observation) = replay
+            let observation = replay
                 .execute(action.step, executed, action.observation.as_ref())
-                .await?
-            else {
+                .await?;
+            if let Some(fp) = candidate.take() {
+                // A block of a call the environment rejects anyway breaks nothing.
+                let failed = observation
+                    .as_ref()
+                    .or(action.observation.as_ref())
+                    .is_some_and(|o| {
+                        o.is_error
+                            || factory
+                                .explain_error(executed.label(), &o.content)
+                                .is_some()
+                    });
+                let row = fp_rows.entry(fp.rule_id.clone()).or_default();
+                if failed {
+                    self.report.blocked_failing_calls += 1;
+                    row.1 += 1;
+                } else {
+                    self.report.false_positive_count += 1;
+                    row.0 += 1;
+                    if self.report.false_positives.len() < LISTED {
+                        self.report.false_positives.push(fp);
+                    }
+                }
+            }
+            let Some(observation) = observation else {
                 continue;
             };
             if !self.harness.harness.layers.regulation || stopped {
@@ -351,6 +383,11 @@ impl Auditor {
             tally.episodes_blocked += 1;
         }
         tally.counts.add(&counts);
+        for (rule, (fp, failing)) in fp_rows {
+            let row = self.report.rules.entry(rule).or_default();
+            row.false_positives += fp;
+            row.blocked_failing_calls += failing;
+        }
         for (rule, c) in per_rule {
             let row = self.report.rules.entry(rule).or_default();
             match outcome {
@@ -419,9 +456,19 @@ impl AuditReport {
             }
         }
         out.push_str(&format!(
-            "\n  false positives (blocks in successful episodes): {}\n",
-            self.false_positive_count
+            "\n  false positives (blocks in successful episodes of calls that then ran without an error): {}; \
+             blocks in successful episodes of calls the environment rejected anyway: {}\n",
+            self.false_positive_count, self.blocked_failing_calls
         ));
+        let by_rule: Vec<String> = self
+            .rules
+            .iter()
+            .filter(|(_, r)| r.false_positives > 0)
+            .map(|(id, r)| format!("{id} {}", r.false_positives))
+            .collect();
+        if !by_rule.is_empty() {
+            out.push_str(&format!("    by rule: {}\n", by_rule.join(", ")));
+        }
         for fp in self.false_positives.iter().take(10) {
             out.push_str(&format!(
                 "    {} step {} {} blocked {}: {}\n",

@@ -288,6 +288,13 @@ tools = ["set"]
 require = "false"
 message = "do not set"
 examples = [{ args = { key = "a", value = "b" }, expect = "block" }]
+
+[[realization.rules]]
+id = "never-get"
+tools = ["get"]
+require = "false"
+message = "do not get"
+examples = [{ args = { key = "a" }, expect = "block" }]
 "#,
         "inline",
     );
@@ -593,4 +600,40 @@ async fn imported_tau2_episodes_are_diagnosed_with_their_environment() {
     let mut auditor = Auditor::new(shipped("tau2-retail.toml"));
     auditor.audit(&f, &r).await.unwrap();
     assert_eq!(auditor.report().divergent_steps, 1);
+}
+
+#[test]
+fn retail_tasks_are_matched_by_the_users_name_and_orders() {
+    // Retail tasks never name the user id: the match goes through the
+    // user's name in the database and the orders in the reference actions.
+    let f = retail();
+    let task = f.task("2").unwrap();
+    let actions: Vec<Value> = f
+        .reference_actions(&task)
+        .unwrap()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_tool_call())
+        .map(|c| json!({"name": c.name, "kwargs": c.args().unwrap()}))
+        .collect();
+    let record = json!({
+        "task_id": 2, "trial": 0, "reward": 1.0,
+        "info": {"task": {"user_id": "yusuf_rossi_9620", "actions": actions,
+                          "instruction": task.instruction, "outputs": []},
+                 "reward_info": {"reward": 1.0, "info": {"r_actions": 1.0}}},
+        "traj": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello."}]
+    });
+    let options = ImportOptions {
+        env: Some("tau2-retail".into()),
+        ..ImportOptions::default()
+    };
+    let imported =
+        import::import_tau_bench(&json!([record]), "r.json", "ee", &options, &lookup).unwrap();
+    assert_eq!(
+        imported.mapping[0].matched.task_id.as_deref(),
+        Some("2"),
+        "{:#?}",
+        imported.mapping
+    );
+    assert_eq!(imported.mapping[0].matched.quality, MatchQuality::Exact);
 }

@@ -268,6 +268,57 @@ fn overlap(a: &[Call], b: &[Call]) -> usize {
     n
 }
 
+/// Whether one of our tasks is about `user`: its text names the user id or
+/// the user's full name (from the database), or its reference actions
+/// name the user id or an order or reservation of the user's. (Retail
+/// tasks name users by name and zip code, never by id.)
+fn about_user(
+    data: &DomainData,
+    text: &str,
+    reference: &[Call],
+    user: &str,
+    full_name: Option<&str>,
+) -> bool {
+    if text.contains(user) || full_name.is_some_and(|n| text.contains(n)) {
+        return true;
+    }
+    reference.iter().any(|(_, args)| {
+        let Some(map) = args.as_object() else {
+            return false;
+        };
+        map.iter().any(|(key, value)| {
+            let Some(v) = value.as_str() else {
+                return false;
+            };
+            match key.as_str() {
+                "user_id" => v == user,
+                "order_id" => owner(data, "orders", v).as_deref() == Some(user),
+                "reservation_id" => owner(data, "reservations", v).as_deref() == Some(user),
+                _ => false,
+            }
+        })
+    })
+}
+
+/// The user id a record of `table` belongs to.
+fn owner(data: &DomainData, table: &str, id: &str) -> Option<String> {
+    use lifeharness_core::StateView;
+    data.db
+        .lookup(&[table, id, "user_id"])
+        .and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// "First Last" of a user in the database.
+fn full_name(data: &DomainData, user: &str) -> Option<String> {
+    use lifeharness_core::StateView;
+    let name = data.db.lookup(&["users", user, "name"])?;
+    Some(format!(
+        "{} {}",
+        name.get("first_name")?.as_str()?,
+        name.get("last_name")?.as_str()?
+    ))
+}
+
 /// Likeness within which two candidates count as equally good.
 const TIE: f64 = 0.03;
 
@@ -278,13 +329,16 @@ const TIE: f64 = 0.03;
 /// of our tasks is used once.
 pub fn match_foreign(data: &DomainData, foreign: &[ForeignTask]) -> Vec<TaskMatch> {
     let domain = data.domain;
-    let ours: Vec<(&Tau2Task, String, Vec<Call>, BTreeSet<String>)> = data
+    // (task, text, all reference calls, reference writes, words)
+    let ours: Vec<(&Tau2Task, String, Vec<Call>, Vec<Call>, BTreeSet<String>)> = data
         .tasks
         .iter()
         .map(|(t, _)| {
             let text = t.user_scenario.to_string();
             let w = words(&text);
-            (t, text, writes(domain, calls(&reference_actions(t))), w)
+            let all = calls(&reference_actions(t));
+            let wr = writes(domain, all.clone());
+            (t, text, all, wr, w)
         })
         .collect();
     // Every admissible pair with its score.
@@ -307,9 +361,10 @@ pub fn match_foreign(data: &DomainData, foreign: &[ForeignTask]) -> Vec<TaskMatc
         };
         let theirs = writes(domain, calls(&f.actions));
         let their_words = words(&f.instruction);
+        let name = full_name(data, user);
         let mut any = false;
-        for (oi, (_, text, our_writes, our_words)) in ours.iter().enumerate() {
-            if !text.contains(user) {
+        for (oi, (_, text, all, our_writes, our_words)) in ours.iter().enumerate() {
+            if !about_user(data, text, all, user, name.as_deref()) {
                 continue;
             }
             any = true;

@@ -319,6 +319,15 @@ fn full_name(data: &DomainData, user: &str) -> Option<String> {
     ))
 }
 
+/// One of our tasks, as matching sees it.
+struct Ours<'a> {
+    task: &'a Tau2Task,
+    text: String,
+    all: Vec<Call>,
+    writes: Vec<Call>,
+    words: BTreeSet<String>,
+}
+
 /// Likeness within which two candidates count as equally good.
 const TIE: f64 = 0.03;
 
@@ -329,16 +338,21 @@ const TIE: f64 = 0.03;
 /// of our tasks is used once.
 pub fn match_foreign(data: &DomainData, foreign: &[ForeignTask]) -> Vec<TaskMatch> {
     let domain = data.domain;
-    // (task, text, all reference calls, reference writes, words)
-    let ours: Vec<(&Tau2Task, String, Vec<Call>, Vec<Call>, BTreeSet<String>)> = data
+    let ours: Vec<Ours<'_>> = data
         .tasks
         .iter()
         .map(|(t, _)| {
             let text = t.user_scenario.to_string();
-            let w = words(&text);
+            let words = words(&text);
             let all = calls(&reference_actions(t));
-            let wr = writes(domain, all.clone());
-            (t, text, all, wr, w)
+            let writes = writes(domain, all.clone());
+            Ours {
+                task: t,
+                text,
+                all,
+                writes,
+                words,
+            }
         })
         .collect();
     // Every admissible pair with its score.
@@ -363,10 +377,11 @@ pub fn match_foreign(data: &DomainData, foreign: &[ForeignTask]) -> Vec<TaskMatc
         let their_words = words(&f.instruction);
         let name = full_name(data, user);
         let mut any = false;
-        for (oi, (_, text, all, our_writes, our_words)) in ours.iter().enumerate() {
-            if !about_user(data, text, all, user, name.as_deref()) {
+        for (oi, o) in ours.iter().enumerate() {
+            if !about_user(data, &o.text, &o.all, user, name.as_deref()) {
                 continue;
             }
+            let (our_writes, our_words) = (&o.writes, &o.words);
             any = true;
             pairs.push(Pair {
                 foreign: fi,
@@ -404,7 +419,7 @@ pub fn match_foreign(data: &DomainData, foreign: &[ForeignTask]) -> Vec<TaskMatc
                 && q.exact == p.exact
                 && (p.alike - q.alike).abs() < TIE
         });
-        let id = ours[p.ours].0.id.clone();
+        let id = ours[p.ours].task.id.clone();
         let mut m = if p.exact {
             TaskMatch {
                 task_id: Some(id),
@@ -430,7 +445,7 @@ pub fn match_foreign(data: &DomainData, foreign: &[ForeignTask]) -> Vec<TaskMatc
             m.quality = MatchQuality::Ambiguous;
             m.note = format!(
                 "{}; task {} fits as well (likeness {:.2})",
-                m.note, ours[q.ours].0.id, q.alike
+                m.note, ours[q.ours].task.id, q.alike
             );
         }
         taken[p.ours] = true;

@@ -288,6 +288,13 @@ pub trait EnvironmentFactory: Send + Sync {
         action.as_tool_call().cloned()
     }
 
+    /// What is wrong with an action as this environment reads it, before it
+    /// runs (e.g. a text reply that is no valid action of its protocol);
+    /// `None`: nothing the environment can tell.
+    fn action_problem(&self, _action: &Action) -> Option<ErrorMeaning> {
+        None
+    }
+
     /// Whether a tool changes the state (`None`: not known).
     fn writes_state(&self, _tool: &str) -> Option<bool> {
         None

@@ -501,6 +501,24 @@ pub fn diagnose(
         let Some(action) = &record.executed else {
             continue;
         };
+        if let Some(problem) = factory.and_then(|f| f.action_problem(action)) {
+            push(
+                record.step,
+                problem.kind,
+                format!("{}: {}", action.label(), problem.pattern),
+                true,
+                Evidence {
+                    action: Some(action.clone()),
+                    detail: format!(
+                        "the reply is no action the environment can run: {}",
+                        problem.meaning
+                    ),
+                    meaning: Some(problem),
+                    ..Evidence::default()
+                },
+                Some((index, None)),
+            );
+        }
         let call = interpret(factory, action);
         let tool = call.as_ref().map(|c| c.name.clone());
         if let Some(name) = &tool

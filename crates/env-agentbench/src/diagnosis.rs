@@ -191,6 +191,63 @@ pub fn interpret_db(action: &Action) -> Option<ToolCall> {
     }
 }
 
+/// A DB text reply that is no action of the protocol: AgentBench reads any
+/// reply without `Action: Operation` as the final answer, so prose ends the
+/// episode with no answer.
+pub fn db_action_problem(action: &Action) -> Option<ErrorMeaning> {
+    let Action::Message { content } = action else {
+        return None;
+    };
+    match parse(content) {
+        TextAction::MissingSql => Some(ErrorMeaning::new(
+            FailureKind::FormatError,
+            "operation_without_sql",
+            "`Action: Operation` needs the SQL in a ```sql block",
+        )),
+        TextAction::Answer(None) => Some(ErrorMeaning::new(
+            FailureKind::FormatError,
+            "no_protocol_action",
+            "the reply is neither `Action: Operation` with a ```sql block nor `Action: Answer` with `Final Answer:`; AgentBench ends the episode on it with no answer",
+        )),
+        _ => None,
+    }
+}
+
+/// An OS text reply that is no action of the protocol.
+pub fn os_action_problem(action: &Action) -> Option<ErrorMeaning> {
+    let Action::Message { content } = action else {
+        return None;
+    };
+    matches!(crate::os::protocol::parse(content), crate::os::protocol::OsAction::Invalid).then(|| {
+        ErrorMeaning::new(
+            FailureKind::FormatError,
+            "no_protocol_action",
+            "the reply is none of `Act: bash` with a ```bash block, `Act: answer(...)` or `Act: finish`",
+        )
+    })
+}
+
+/// An OS text reply as the tool call it stands for.
+pub fn interpret_os(action: &Action) -> Option<ToolCall> {
+    match action {
+        Action::ToolCall(call) => Some(call.clone()),
+        Action::Message { content } => match crate::os::protocol::parse(content) {
+            crate::os::protocol::OsAction::Bash(script) => Some(ToolCall::from_value(
+                "text",
+                BASH_ACTION,
+                json!({"script": script}),
+            )),
+            crate::os::protocol::OsAction::Commit(answer) => Some(ToolCall::from_value(
+                "text",
+                ANSWER_ACTION,
+                json!({"answer": answer}),
+            )),
+            crate::os::protocol::OsAction::Invalid => None,
+        },
+        Action::Finish { .. } => None,
+    }
+}
+
 /// Whether a DB tool writes: the final answer always does (it is what is
 /// graded); a query only when it is not a read.
 pub fn db_writes(tool: &str) -> Option<bool> {
@@ -234,6 +291,22 @@ mod tests {
             content: "Action: Answer\nFinal Answer: [\"3\"]".into(),
         };
         assert_eq!(interpret_db(&answer).unwrap().name, COMMIT_FINAL_ANSWER);
+    }
+
+    #[test]
+    fn prose_is_no_protocol_action() {
+        let prose = Action::Message {
+            content: "The answer is probably in the table.".into(),
+        };
+        assert_eq!(
+            db_action_problem(&prose).unwrap().pattern,
+            "no_protocol_action"
+        );
+        let op = Action::Message {
+            content: "Action: Operation\n```sql\nSELECT 1\n```".into(),
+        };
+        assert!(db_action_problem(&op).is_none());
+        assert!(os_action_problem(&prose).is_some());
     }
 
     #[test]

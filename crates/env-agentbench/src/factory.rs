@@ -244,7 +244,14 @@ impl EnvironmentFactory for AgentBenchFactory {
     fn interpret_action(&self, action: &Action) -> Option<ToolCall> {
         match self.benchmark() {
             Benchmark::Db => crate::diagnosis::interpret_db(action),
-            Benchmark::Os => action.as_tool_call().cloned(),
+            Benchmark::Os => crate::diagnosis::interpret_os(action),
+        }
+    }
+
+    fn action_problem(&self, action: &Action) -> Option<ErrorMeaning> {
+        match self.benchmark() {
+            Benchmark::Db => crate::diagnosis::db_action_problem(action),
+            Benchmark::Os => crate::diagnosis::os_action_problem(action),
         }
     }
 

@@ -117,7 +117,14 @@ async fn episode(
             break;
         }
     }
-    // The reward is the real DB check (retail's NL assertions need a judge).
+    // The agent ends the episode (as a replay does), then the reward is the
+    // environment's real DB check (retail's NL assertions need a judge).
+    if !steps
+        .last()
+        .is_some_and(|s: &Step| s.actions.iter().any(|a| a.done))
+    {
+        env.step(&Action::Finish { reason: None }).await?;
+    }
     let scored = env.score().await?;
     let db = scored
         .breakdown
@@ -250,5 +257,21 @@ async fn main() -> Result<()> {
         audit.failed.counts.blocked,
         audit.false_positive_count
     );
+    let fp: Vec<String> = audit
+        .rules
+        .iter()
+        .filter(|(_, r)| r.false_positives > 0)
+        .map(|(id, r)| format!("{id} {}", r.false_positives))
+        .collect();
+    println!("false positives by rule: {}", fp.join(", "));
+    if let Some(first) = audit.false_positives.first() {
+        println!(
+            "e.g. task {} step {}: {} blocked {}",
+            first.task_id,
+            first.step,
+            first.rule_id,
+            first.action.label()
+        );
+    }
     Ok(())
 }

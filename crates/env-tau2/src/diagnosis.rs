@@ -122,6 +122,13 @@ const FAMILIES: &[(&str, Occurs, FailureKind, &str, &str)] = &[
         "a travel certificate cannot pay for a reservation update",
     ),
     (
+        "does not add up",
+        Occurs::Anywhere,
+        FailureKind::ContractViolation,
+        "payment_total",
+        "the payments must add up to the total price",
+    ),
+    (
         "Too many",
         Occurs::Anywhere,
         FailureKind::ContractViolation,
@@ -191,10 +198,13 @@ pub fn explain_error(text: &str) -> Option<ErrorMeaning> {
     if !text.starts_with("Error") {
         return None;
     }
+    // Case aside: τ-bench v1 wrote some of the same messages in lower case.
+    let lower = text.to_lowercase();
     for (needle, occurs, kind, pattern, meaning) in FAMILIES {
+        let needle = needle.to_lowercase();
         let hit = match occurs {
-            Occurs::Prefix => text.starts_with(needle),
-            Occurs::Anywhere => text.contains(needle),
+            Occurs::Prefix => lower.starts_with(&needle),
+            Occurs::Anywhere => lower.contains(&needle),
         };
         if hit {
             return Some(ErrorMeaning::new(*kind, pattern, meaning));
@@ -498,6 +508,16 @@ mod tests {
                 "Error: Insufficient gift card balance to pay for the order",
                 FailureKind::PolicyDenied,
                 "insufficient_balance",
+            ),
+            (
+                "Error: non-delivered order cannot be exchanged",
+                FailureKind::PolicyDenied,
+                "order_not_delivered",
+            ),
+            (
+                "Error: payment amount does not add up, total price is 305, but paid 255",
+                FailureKind::ContractViolation,
+                "payment_total",
             ),
             (
                 "Error: something new",

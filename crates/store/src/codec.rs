@@ -1,5 +1,6 @@
 //! How trajectories become rows and back: content-addressed blobs (deflated
-//! JSON keyed by SHA-256), shared event kinds, one compact row per step.
+//! JSON keyed by SHA-256), shared event kinds, one compact row per step
+//! whose long observation texts are blobs too.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -60,14 +61,21 @@ pub(crate) struct EncodedHeader {
     events: Vec<EventKind>,
 }
 
-/// A step ready to write: deflated JSON without its events, and the events.
+/// A step ready to write: deflated JSON without its events and long
+/// observation texts, the events, and those texts by action index.
 pub(crate) struct EncodedStep {
     run_id: String,
     episode_id: String,
     idx: i64,
     body: Vec<u8>,
     events: Vec<EventKind>,
+    contents: Vec<(usize, Content)>,
 }
+
+/// Observation texts at least this long are stored as blobs, once however
+/// many steps saw them (tool results repeat across trials and episodes); the
+/// step's body then holds an empty `content`.
+pub(crate) const CONTENT_BLOB_MIN: usize = 512;
 
 /// An episode end ready to write.
 pub(crate) struct EncodedEnd {
@@ -283,11 +291,26 @@ pub(crate) fn encode_step(
         injected,
         events,
     } = step;
+    let mut contents = Vec::new();
+    let mut kept: Option<Vec<ActionRecord>> = None;
+    for (i, record) in actions.iter().enumerate() {
+        let Some(observation) = &record.observation else {
+            continue;
+        };
+        if observation.content.len() < CONTENT_BLOB_MIN {
+            continue;
+        }
+        contents.push((i, content(&observation.content)?));
+        let kept = kept.get_or_insert_with(|| actions.clone());
+        if let Some(o) = kept.get_mut(i).and_then(|r| r.observation.as_mut()) {
+            o.content = Arc::from("");
+        }
+    }
     let body = StepBody {
         index: *index,
         turn: turn.as_ref(),
         model_error: model_error.as_ref(),
-        actions,
+        actions: kept.as_deref().unwrap_or(actions),
         injected,
     };
     let text = serde_json::to_vec(&body).map_err(malformed)?;
@@ -297,6 +320,7 @@ pub(crate) fn encode_step(
         idx: *index as i64,
         body: deflate(&text),
         events: event_kinds(events)?,
+        contents,
     })
 }
 
@@ -456,8 +480,24 @@ pub(crate) fn write_step(
 ) -> Result<(), rusqlite::Error> {
     let ep = episode_key(c, caches, &s.run_id, &s.episode_id)?;
     let events = put_kinds(c, caches, &s.events)?;
-    c.prepare_cached("INSERT INTO step_rows (ep, idx, body, events) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![ep, s.idx, s.body, events])?;
+    let contents = if s.contents.is_empty() {
+        None
+    } else {
+        let mut list = String::from("[");
+        for (n, (action, content)) in s.contents.iter().enumerate() {
+            let id = put_blob(c, caches, content)?;
+            if n > 0 {
+                list.push(',');
+            }
+            list.push_str(&format!("[{action},{id}]"));
+        }
+        list.push(']');
+        Some(list)
+    };
+    c.prepare_cached(
+        "INSERT INTO step_rows (ep, idx, body, events, contents) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![ep, s.idx, s.body, events, contents])?;
     Ok(())
 }
 

@@ -2,9 +2,10 @@
 //! `step_rows`, `blobs` and `event_kinds`, and the views `steps` and `events`.
 //!
 //! What episodes repeat is stored once: task data, environment, model,
-//! harness (with its whole configuration) and system text are deflated JSON
-//! blobs addressed by their SHA-256; every distinct layer event is stored
-//! once and steps list the events they recorded. [`Store::trajectory`] and
+//! harness (with its whole configuration), system text and observation
+//! texts of 512 bytes or more are deflated JSON blobs addressed by their
+//! SHA-256; every distinct layer event is stored once and steps list the
+//! events they recorded. [`Store::trajectory`] and
 //! JSONL export rebuild each trajectory whole, with the same JSON shape as
 //! it was written; import takes such trajectories back.
 //!
@@ -31,11 +32,12 @@
 //!
 //! # Schema versions
 //!
-//! The schema version is `PRAGMA user_version` (now 2). A version 1 store
+//! The schema version is `PRAGMA user_version` (now 3). A version 1 store
 //! (whole JSON per header and step) is migrated in place, in one
 //! transaction, when opened; if anything in it cannot be read the migration
 //! is rolled back and opening fails with an error naming the version. A
-//! store from a newer build is refused.
+//! version 2 store (observation texts always inline) gains the column that
+//! lists blob texts. A store from a newer build is refused.
 
 mod codec;
 mod jsonl;

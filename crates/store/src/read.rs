@@ -92,19 +92,27 @@ pub(crate) fn read_trajectory(
         events: kinds.read(&events, "header event list", &bad)?,
         started_at,
     };
-    let rows: Vec<(i64, Vec<u8>, String)> = c
-        .prepare_cached("SELECT idx, body, events FROM step_rows WHERE ep = ?1 ORDER BY idx")
+    type Row = (i64, Vec<u8>, String, Option<String>);
+    let rows: Vec<Row> = c
+        .prepare_cached(
+            "SELECT idx, body, events, contents FROM step_rows WHERE ep = ?1 ORDER BY idx",
+        )
         .and_then(|mut s| {
-            s.query_map(params![ep], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
+            s.query_map(params![ep], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
         })
         .map_err(sql)?;
     let mut steps = Vec::with_capacity(rows.len());
-    for (idx, body, events) in rows {
+    for (idx, body, events, contents) in rows {
         let what = format!("step {idx}");
         let text = inflate(&body).map_err(|e| bad(&what, &e))?;
         let mut step: Step = serde_json::from_slice(&text)
             .map_err(|e| bad(&what, &format!("not the JSON expected: {e}")))?;
+        if let Some(list) = contents {
+            fill_contents(&mut step, &list, &blob, &what, &bad)?;
+        }
         step.events = kinds.read(&events, &format!("event list of step {idx}"), &bad)?;
         steps.push(step);
     }
@@ -122,6 +130,39 @@ pub(crate) fn read_trajectory(
         steps,
         end,
     })
+}
+
+/// Puts back the observation texts a step row lists as blobs
+/// (`[[action index, blob id], ...]`).
+fn fill_contents(
+    step: &mut Step,
+    list: &str,
+    blob: &BlobReader<'_>,
+    what: &str,
+    bad: &dyn Fn(&str, &str) -> StoreError,
+) -> Result<(), StoreError> {
+    let pairs: Vec<(usize, i64)> = serde_json::from_str(list).map_err(|e| {
+        bad(
+            what,
+            &format!("not a list of [action, blob] observation texts: {e}"),
+        )
+    })?;
+    for (action, id) in pairs {
+        let observation = step
+            .actions
+            .get_mut(action)
+            .and_then(|a| a.observation.as_mut())
+            .ok_or_else(|| {
+                bad(
+                    what,
+                    &format!(
+                        "its observation texts name action {action}, which has no observation"
+                    ),
+                )
+            })?;
+        observation.content = blob.read(id, &format!("{what} observation text"), bad)?;
+    }
+    Ok(())
 }
 
 /// Reads blobs by id.

@@ -6,13 +6,20 @@
 //! live once in `event_kinds` and each step lists the kinds it recorded.
 //! `steps` and `events` are views with the columns version 1 had, for SQL
 //! queries over a store (`steps.step` is now the step's deflated JSON
-//! without its events; read whole trajectories with `Store::trajectory`). Version 1 (every header and step row held its whole
-//! JSON) is migrated in place, in one transaction, when a store is opened.
+//! without its events; read whole trajectories with `Store::trajectory`).
+//!
+//! Version 3 also stores observation texts of 512 bytes or more as blobs
+//! (tool results repeat across trials): the step's body then holds an empty
+//! `content` and `step_rows.contents` lists `[[action index, blob id], ...]`
+//! (NULL when no text is a blob). A version 2 store is a version 3 store
+//! without such texts: it gains the column when opened. Version 1 (every
+//! header and step row held its whole JSON) is migrated in place, in one
+//! transaction, when a store is opened.
 
 /// The schema version this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
-/// Creates the version 2 tables and views if they are missing.
+/// Creates the version 3 tables and views if they are missing.
 pub(crate) const CREATE: &str = r#"
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -64,6 +71,7 @@ CREATE TABLE IF NOT EXISTS step_rows (
     idx         INTEGER NOT NULL,
     body        BLOB NOT NULL,
     events      TEXT NOT NULL,
+    contents    TEXT,
     UNIQUE (ep, idx)
 );
 CREATE VIEW IF NOT EXISTS steps AS
@@ -79,6 +87,9 @@ CREATE VIEW IF NOT EXISTS events AS
     FROM step_rows s JOIN episodes e ON e.id = s.ep, json_each(s.events) j
          JOIN event_kinds k ON k.id = j.value;
 "#;
+
+/// Turns a version 2 store into a version 3 one.
+pub(crate) const V2_UPGRADE: &str = "ALTER TABLE step_rows ADD COLUMN contents TEXT;";
 
 /// Moves the version 1 tables aside before the version 2 ones are created.
 pub(crate) const V1_RENAME: &str = r#"

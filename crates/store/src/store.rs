@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::codec::{self, Caches, HarnessMemo};
-use crate::schema::{CREATE, SCHEMA_VERSION, V1_DROP, V1_RENAME};
+use crate::schema::{CREATE, SCHEMA_VERSION, V1_DROP, V1_RENAME, V2_UPGRADE};
 use crate::writer::{self, Op, Request};
 
 /// A store failure.
@@ -110,8 +110,33 @@ fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     .map(|r| r.is_some())
 }
 
-/// Rewrites a version 1 store as version 2 in one transaction; on any error
-/// nothing changes.
+/// Gives a version 2 store the version 3 column (its rows are version 3
+/// rows without blob texts), in one transaction.
+fn upgrade_v2(conn: &mut Connection, shown: &str) -> Result<(), StoreError> {
+    let sql = |e: rusqlite::Error| {
+        StoreError::Malformed(format!(
+            "store {shown} has schema version 2 and could not be upgraded to version \
+             {SCHEMA_VERSION} ({e}); the store was left unchanged"
+        ))
+    };
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sql)?;
+    // Another process may have upgraded the store while this one waited for the lock.
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sql)?;
+    if version != 2 {
+        return Ok(());
+    }
+    tx.execute_batch(V2_UPGRADE).map_err(sql)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(sql)?;
+    tx.commit().map_err(sql)
+}
+
+/// Rewrites a version 1 store as the current version in one transaction; on
+/// any error nothing changes.
 fn migrate_v1(conn: &mut Connection, shown: &str) -> Result<(), StoreError> {
     let fail = |what: String| {
         StoreError::Malformed(format!(
@@ -188,9 +213,9 @@ fn migrate_v1(conn: &mut Connection, shown: &str) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path`. A version 1 store is
-    /// migrated to the current schema in place (one transaction); a store
-    /// written by a newer build is refused.
+    /// Opens (creating if needed) the store at `path`. A version 1 or 2
+    /// store is migrated to the current schema in place (one transaction); a
+    /// store written by a newer build is refused.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let shown = path.display().to_string();
         let wrap = |source| StoreError::Sqlite {
@@ -211,6 +236,8 @@ impl Store {
             version == 1 || (version == 0 && has_table(&conn, "episodes").map_err(wrap)?);
         if legacy {
             migrate_v1(&mut conn, &shown)?;
+        } else if version == 2 {
+            upgrade_v2(&mut conn, &shown)?;
         }
         conn.execute_batch(CREATE).map_err(wrap)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)

@@ -5,7 +5,7 @@ use std::path::Path;
 use lifeharness_store::Store;
 use serde_json::json;
 
-use crate::rich::{harness, record, rich};
+use crate::rich::{harness, long_result, record, rich, with_result};
 
 fn count(db: &Path, sql: &str) -> i64 {
     let conn = rusqlite::Connection::open(db).unwrap();
@@ -100,6 +100,59 @@ async fn the_steps_and_events_views_answer_queries_over_the_store() {
     assert_eq!(count(&db, "SELECT COUNT(*) FROM events"), 12);
 }
 
+/// Long tool results are blobs, stored once however many steps saw them;
+/// short ones stay in the step's body. Everything reads back as written.
+#[tokio::test]
+async fn long_observation_texts_are_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let store = Store::open(&db).unwrap();
+    store
+        .create_run("r", "2026-01-01T00:00:00Z", &json!({}))
+        .unwrap();
+    let shared = long_result("shared");
+    assert!(shared.len() > 2_000, "{}", shared.len());
+    let mut written = Vec::new();
+    for i in 0..3 {
+        let mut t = rich("r", &format!("e{i}"), harness("h"));
+        with_result(&mut t, &shared);
+        // The last step's short environment text stays inline; make the
+        // second action of the first step carry a unique long result.
+        let own = long_result(&format!("own{i}"));
+        t.steps[0].actions[1].observation = Some(lifeharness_core::Observation::user(own));
+        record(&store, &t).await;
+        written.push(t);
+    }
+    // Five header blobs, the shared result once, one own result per episode.
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM blobs"), 5 + 1 + 3);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM step_rows WHERE contents IS NOT NULL"
+        ),
+        3
+    );
+    for t in &written {
+        let back = store.trajectory("r", &t.header.episode_id).unwrap();
+        assert_eq!(
+            serde_json::to_string(&back).unwrap(),
+            serde_json::to_string(t).unwrap()
+        );
+    }
+    // Export writes them whole; import stores them as blobs again.
+    let mut out = Vec::new();
+    store.export_jsonl("r", &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("shared-39") && text.contains("own2-0"));
+    let other = dir.path().join("b.db");
+    let imported = Store::open(&other).unwrap();
+    imported
+        .import_jsonl(&mut text.as_bytes(), "out.jsonl")
+        .unwrap();
+    assert_eq!(count(&other, "SELECT COUNT(*) FROM blobs"), 5 + 1 + 3);
+    assert_eq!(imported.trajectory("r", "e1").unwrap(), written[1]);
+}
+
 async fn damaged(sql: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("a.db");
@@ -149,6 +202,20 @@ async fn a_damaged_stored_record_is_a_clear_error() {
     );
     let kind = damaged("UPDATE step_rows SET events = '[999]' WHERE idx = 2").await;
     assert!(kind.contains("event kind 999 is missing"), "{kind}");
+    let text = damaged("UPDATE step_rows SET contents = '[[0,999]]' WHERE idx = 0").await;
+    assert!(
+        text.contains("stored step 0 observation text is malformed")
+            && text.contains("blob 999 is missing"),
+        "{text}"
+    );
+    let list = damaged("UPDATE step_rows SET contents = '[[1,1]]' WHERE idx = 0").await;
+    assert!(
+        list.contains("stored step 0 is malformed")
+            && list.contains("action 1, which has no observation"),
+        "{list}"
+    );
+    let list = damaged("UPDATE step_rows SET contents = '{' WHERE idx = 2").await;
+    assert!(list.contains("not a list of [action, blob]"), "{list}");
 }
 
 #[tokio::test]

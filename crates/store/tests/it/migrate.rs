@@ -1,5 +1,5 @@
-//! Stores written by earlier builds: version 1 is migrated in place, a
-//! version it cannot read is refused with its number.
+//! Stores written by earlier builds: versions 1 and 2 are migrated in
+//! place, a version it cannot read is refused with its number.
 
 use std::path::Path;
 
@@ -8,7 +8,7 @@ use lifeharness_store::Store;
 use rusqlite::{Connection, params};
 use serde_json::json;
 
-use crate::rich::{harness, rich};
+use crate::rich::{harness, long_result, record, rich, with_result};
 
 /// The version 1 schema, as the build before version 2 created it.
 const V1: &str = r#"
@@ -110,7 +110,8 @@ fn v1_store(db: &Path) -> (Trajectory, Trajectory) {
         params![json!({"env": "tau2-retail", "trials": 2}).to_string()],
     )
     .unwrap();
-    let finished = rich("r", "5/0", harness("h"));
+    let mut finished = rich("r", "5/0", harness("h"));
+    with_result(&mut finished, &long_result("v1"));
     let mut cut = rich("r", "5/1", harness("h"));
     cut.end = None;
     cut.steps.truncate(2);
@@ -149,7 +150,7 @@ fn a_version_1_store_is_migrated_in_place() {
     assert_eq!(events_before.len(), 6 + 5);
 
     let store = Store::open(&db).unwrap();
-    assert_eq!(version(&db), 2);
+    assert_eq!(version(&db), 3);
     assert_eq!(store.trajectory("r", "5/0").unwrap(), finished);
     assert_eq!(store.trajectory("r", "5/1").unwrap(), cut);
     let episodes = store.episodes("r").unwrap();
@@ -193,7 +194,7 @@ fn a_version_1_store_that_cannot_be_read_is_refused_and_left_unchanged() {
     let err = Store::open(&db).unwrap_err().to_string();
     assert!(
         err.contains("schema version 1")
-            && err.contains("could not be migrated to version 2")
+            && err.contains("could not be migrated to version 3")
             && err.contains("episode 5/1 of run r")
             && err.contains("left unchanged"),
         "{err}"
@@ -213,8 +214,47 @@ fn a_store_from_a_newer_build_is_refused() {
         .unwrap();
     let err = Store::open(&db).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 9") && err.contains("reads up to 2"),
+        err.contains("schema version 9") && err.contains("reads up to 3"),
         "{err}"
     );
     assert_eq!(version(&db), 9);
+}
+
+/// A version 2 store (every observation text inline, no `contents` column)
+/// gains the column when opened; what it held reads back unchanged and new
+/// episodes store their long texts as blobs.
+#[tokio::test]
+async fn a_version_2_store_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v2.db");
+    let old = rich("r", "5/0", harness("h"));
+    {
+        let store = Store::open(&db).unwrap();
+        store
+            .create_run("r", "2026-01-01T00:00:00Z", &json!({}))
+            .unwrap();
+        record(&store, &old).await;
+    }
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch("ALTER TABLE step_rows DROP COLUMN contents; PRAGMA user_version = 2;")
+        .unwrap();
+    drop(conn);
+    let store = Store::open(&db).unwrap();
+    assert_eq!(version(&db), 3);
+    assert_eq!(store.trajectory("r", "5/0").unwrap(), old);
+    let mut new = rich("r", "5/1", harness("h"));
+    with_result(&mut new, &long_result("v3"));
+    record(&store, &new).await;
+    assert_eq!(store.trajectory("r", "5/1").unwrap(), new);
+    assert_eq!(
+        rows(
+            &db,
+            "SELECT contents FROM step_rows WHERE contents IS NOT NULL"
+        )
+        .len(),
+        1
+    );
+    drop(store);
+    let again = Store::open(&db).unwrap();
+    assert_eq!(again.trajectory("r", "5/0").unwrap(), old);
 }

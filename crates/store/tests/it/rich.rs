@@ -196,6 +196,20 @@ pub async fn record(store: &Store, t: &Trajectory) {
     }
 }
 
+/// A tool result long enough to be stored as a blob (`tag` makes it unique).
+pub fn long_result(tag: &str) -> String {
+    let items: Vec<String> = (0..40)
+        .map(|i| format!("{{\"item_id\": \"{tag}-{i}\", \"price\": {i}.5, \"note\": \"caf\u{e9} \\\"q\\\"\"}}"))
+        .collect();
+    format!("{{\"items\": [{}]}}", items.join(", "))
+}
+
+/// Sets the first step's tool result.
+pub fn with_result(t: &mut Trajectory, text: &str) {
+    let observation = t.steps[0].actions[0].observation.as_mut().unwrap();
+    observation.content = Arc::from(text);
+}
+
 pub fn rich(run: &str, episode: &str, harness: HarnessInfo) -> Trajectory {
     let mut t = Trajectory::new(rich_header(run, episode, harness));
     t.steps = rich_steps();

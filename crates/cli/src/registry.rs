@@ -68,15 +68,7 @@ pub async fn tau2(name: &str, options: &EnvOptions) -> Result<Tau2Factory> {
 pub async fn environment(name: &str, options: &EnvOptions) -> Result<Arc<dyn EnvironmentFactory>> {
     match name {
         "tau2-retail" | "tau2-airline" => Ok(Arc::new(tau2(name, options).await?)),
-        "toy" => Ok(Arc::new(ToyFactory::default())),
-        "agentbench-db" | "agentbench-os" => Ok(Arc::new(AgentBenchFactory::by_name(name)?)),
-        other => {
-            let known: Vec<&str> = ENVIRONMENTS.iter().map(|(n, _)| *n).collect();
-            bail!(
-                "unknown environment '{other}' (known: {})",
-                known.join(", ")
-            )
-        }
+        _ => replay_environment(name),
     }
 }
 

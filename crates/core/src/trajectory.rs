@@ -174,6 +174,17 @@ pub struct Trajectory {
 }
 
 impl Trajectory {
+    /// Why this build cannot read the trajectory (another format, or a
+    /// newer version), if it cannot.
+    pub fn unreadable(&self) -> Option<String> {
+        (self.format != TRAJECTORY_FORMAT || self.version > TRAJECTORY_VERSION).then(|| {
+            format!(
+                "format '{}' version {} is not readable (expected '{TRAJECTORY_FORMAT}' up to version {TRAJECTORY_VERSION})",
+                self.format, self.version
+            )
+        })
+    }
+
     /// A new trajectory with the current format and version.
     pub fn new(header: EpisodeHeader) -> Self {
         Self {

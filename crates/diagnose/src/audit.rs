@@ -209,18 +209,7 @@ impl Auditor {
             None => Outcome::Unknown,
         };
         let mut counts = Counts::default();
-        let mut per_rule: Vec<(String, Counts)> = Vec::new();
-        let mut bump = |rule: &str, f: &dyn Fn(&mut Counts)| match per_rule
-            .iter_mut()
-            .find(|(r, _)| r == rule)
-        {
-            Some((_, c)) => f(c),
-            None => {
-                let mut c = Counts::default();
-                f(&mut c);
-                per_rule.push((rule.to_string(), c));
-            }
-        };
+        let mut per_rule: BTreeMap<String, Counts> = BTreeMap::new();
         let mut stopped = false;
         // Per rule: (false positives, blocked failing calls) in this episode.
         let mut fp_rows: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -256,7 +245,7 @@ impl Auditor {
                 ActionVerdict::Allow => {}
                 ActionVerdict::Rewrite { rule_id, .. } => {
                     counts.rewritten += 1;
-                    bump(rule_id, &|c| c.rewritten += 1);
+                    per_rule.entry(rule_id.clone()).or_default().rewritten += 1;
                 }
                 ActionVerdict::Block {
                     rule_id,
@@ -269,7 +258,7 @@ impl Auditor {
                     ..
                 } => {
                     counts.blocked += 1;
-                    bump(rule_id, &|c| c.blocked += 1);
+                    per_rule.entry(rule_id.clone()).or_default().blocked += 1;
                     if matches!(outcome, Outcome::Successful) {
                         candidate = Some(FalsePositive {
                             run_id: episode.run_id.clone(),
@@ -332,17 +321,17 @@ impl Auditor {
                     FeedbackVerdict::Continue => continue,
                     FeedbackVerdict::Annotate { rule_id, .. } => {
                         counts.annotated += 1;
-                        bump(rule_id, &|c| c.annotated += 1);
+                        per_rule.entry(rule_id.clone()).or_default().annotated += 1;
                     }
                     FeedbackVerdict::Nudge { rule_id, .. }
                     | FeedbackVerdict::Directive { rule_id, .. } => {
                         counts.nudged += 1;
-                        bump(rule_id, &|c| c.nudged += 1);
+                        per_rule.entry(rule_id.clone()).or_default().nudged += 1;
                     }
                     FeedbackVerdict::Stop { rule_id, .. } => {
                         counts.stopped += 1;
                         stopped = true;
-                        bump(rule_id, &|c| c.stopped += 1);
+                        per_rule.entry(rule_id.clone()).or_default().stopped += 1;
                     }
                 }
                 replay.push_event(LayerEvent::from_feedback_verdict("regulation", v));

@@ -169,13 +169,8 @@ pub fn import_lifeharness(text: &str, file: &str) -> Result<Vec<Trajectory>, Dia
                 i + 1
             ))
         })?;
-        if t.format != TRAJECTORY_FORMAT || t.version > TRAJECTORY_VERSION {
-            return Err(DiagnoseError::Input(format!(
-                "{file}:{}: format '{}' version {} is not readable (expected '{TRAJECTORY_FORMAT}' up to version {TRAJECTORY_VERSION})",
-                i + 1,
-                t.format,
-                t.version
-            )));
+        if let Some(why) = t.unreadable() {
+            return Err(DiagnoseError::Input(format!("{file}:{}: {why}", i + 1)));
         }
         out.push(t);
     }

@@ -309,4 +309,17 @@ impl DomainData {
     pub fn task(&self, id: &str) -> Option<&(Tau2Task, Value)> {
         self.tasks.iter().find(|(t, _)| t.id == id)
     }
+
+    /// A core task as a τ² task: the embedded one when the task carries no
+    /// data of its own, else its data parsed.
+    pub fn parse_task(
+        &self,
+        task: &lifeharness_core::Task,
+    ) -> Result<Tau2Task, lifeharness_core::EnvError> {
+        match self.task(&task.id) {
+            Some((t, _)) if task.data.is_null() => Ok(t.clone()),
+            _ => serde_json::from_value(task.data.clone())
+                .map_err(|e| lifeharness_core::EnvError::BadTask(format!("task {}: {e}", task.id))),
+        }
+    }
 }

@@ -105,11 +105,7 @@ impl Environment for Tau2Env {
     }
 
     async fn reset(&mut self, task: &Task, seed: u64) -> Result<Vec<Message>, EnvError> {
-        let parsed: Tau2Task = match self.data.task(&task.id) {
-            Some((t, _)) if task.data.is_null() => t.clone(),
-            _ => serde_json::from_value(task.data.clone())
-                .map_err(|e| EnvError::BadTask(format!("task {}: {e}", task.id)))?,
-        };
+        let parsed: Tau2Task = self.data.parse_task(task)?;
         let mut db = self.data.db.clone();
         db.apply_initial_state(parsed.initial_state.as_ref())
             .map_err(|e| EnvError::BadTask(format!("task {}: {e}", task.id)))?;

@@ -221,11 +221,7 @@ impl EnvironmentFactory for Tau2Factory {
     }
 
     fn reference_actions(&self, task: &Task) -> Result<Option<Vec<Action>>, EnvError> {
-        let parsed: crate::task::Tau2Task = match self.data.task(&task.id) {
-            Some((t, _)) if task.data.is_null() => t.clone(),
-            _ => serde_json::from_value(task.data.clone())
-                .map_err(|e| EnvError::BadTask(format!("task {}: {e}", task.id)))?,
-        };
+        let parsed = self.data.parse_task(task)?;
         Ok(Some(crate::diagnosis::reference_actions(&parsed)))
     }
 

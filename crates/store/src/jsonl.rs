@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, Write};
 
-use lifeharness_core::{TRAJECTORY_FORMAT, TRAJECTORY_VERSION, Trajectory};
+use lifeharness_core::Trajectory;
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 
@@ -38,12 +38,8 @@ impl Store {
             let t: Trajectory = serde_json::from_str(&line).map_err(|e| {
                 StoreError::Malformed(format!("{origin}:{line_no}: not a trajectory: {e}"))
             })?;
-            if t.format != TRAJECTORY_FORMAT || t.version > TRAJECTORY_VERSION {
-                return Err(StoreError::Malformed(format!(
-                    "{origin}:{line_no}: format '{}' version {} is not readable \
-                     (expected '{TRAJECTORY_FORMAT}' up to version {TRAJECTORY_VERSION})",
-                    t.format, t.version
-                )));
+            if let Some(why) = t.unreadable() {
+                return Err(StoreError::Malformed(format!("{origin}:{line_no}: {why}")));
             }
             trajectories.push(t);
         }

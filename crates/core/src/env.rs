@@ -311,6 +311,19 @@ pub trait EnvironmentFactory: Send + Sync {
         None
     }
 
+    /// The splits held out for evaluation: evolution refuses them (and any
+    /// split sharing a task with them) as input. Defaults to `test`.
+    fn held_out_splits(&self) -> Vec<String> {
+        self.splits().into_iter().filter(|s| s == "test").collect()
+    }
+
+    /// The state collections whose records an argument's value can name:
+    /// `orders` when `StateView::lookup(["orders", args.order_id])` finds
+    /// the order (empty: none, or no state view).
+    fn state_collections(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The replayer of reference solutions, where the environment has one.
     fn reference_replay(&self) -> Option<&dyn ReferenceReplay> {
         None

@@ -312,9 +312,14 @@ impl Auditor {
             if !self.harness.harness.layers.regulation || stopped {
                 continue;
             }
+            // The runtime judges an observation before the action joins the
+            // history; the replay has already recorded it, so it is left out
+            // here (else every call would count twice towards a repeat).
+            let mut view = replay.view(action.step);
+            view.history = &view.history[..view.history.len().saturating_sub(1)];
             let verdicts = self
                 .regulation
-                .after_observation(&replay.view(action.step), executed, &observation)
+                .after_observation(&view, executed, &observation)
                 .map_err(|e| DiagnoseError::layer(format!("{context} step {}", action.step), e))?;
             for v in &verdicts {
                 match v {

@@ -255,6 +255,12 @@ impl EnvironmentFactory for AgentBenchFactory {
         }
     }
 
+    /// AgentBench's `standard` sets are its test sets; `dev` is the input
+    /// evolution may learn from.
+    fn held_out_splits(&self) -> Vec<String> {
+        vec!["standard".to_string()]
+    }
+
     fn writes_state(&self, tool: &str) -> Option<bool> {
         match self.benchmark() {
             Benchmark::Db => crate::diagnosis::db_writes(tool),

@@ -229,6 +229,14 @@ impl EnvironmentFactory for Tau2Factory {
         Some(self.data.domain.is_write_tool(tool))
     }
 
+    fn state_collections(&self) -> Vec<String> {
+        let tables: &[&str] = match self.data.domain {
+            Domain::Retail => &["orders", "users", "products"],
+            Domain::Airline => &["reservations", "users", "flights"],
+        };
+        tables.iter().map(|t| (*t).to_string()).collect()
+    }
+
     fn is_handoff(&self, tool: &str) -> bool {
         tool == crate::diagnosis::TRANSFER_TOOL
     }

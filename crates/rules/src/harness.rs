@@ -1,5 +1,6 @@
 //! The harness file format (`format_version = 1`).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use lifeharness_core::{BlockPolicy, FaultPolicy, HarnessInfo, hash::sha256_hex};
@@ -73,6 +74,56 @@ pub struct Harness {
     /// Layer 4: trajectory regulation.
     #[serde(default)]
     pub regulation: RegulationSpec,
+    /// Where an evolved harness came from (absent for hand-written ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Lineage>,
+    /// Per rule id (or setting path such as `regulation.repeat_threshold`):
+    /// how evolution found it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provenance: BTreeMap<String, Provenance>,
+}
+
+/// The origin of an evolved harness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lineage {
+    /// The evolution that produced it.
+    pub evolution: String,
+    /// The id (content hash) of the harness it was evolved from.
+    pub parent: String,
+    /// The parent's name.
+    #[serde(default)]
+    pub parent_name: String,
+    /// The model whose trajectories it was evolved from.
+    pub source_model: String,
+    /// The environment.
+    pub environment: String,
+    /// The split whose tasks it was evolved on (never a test split).
+    pub split: String,
+    /// The last round that changed it.
+    pub round: u32,
+}
+
+/// How evolution found one rule or setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// `miner` or `proposer`.
+    pub source: String,
+    /// The miner (or proposer model) that proposed it.
+    pub by: String,
+    /// The failure signature it targets.
+    pub signature: String,
+    /// The failure category it targets.
+    pub category: String,
+    /// The round it was accepted in.
+    pub round: u32,
+    /// The trajectory steps that motivated it (`run/episode#step`).
+    #[serde(default)]
+    pub evidence: Vec<String>,
+    /// How often it fired on the evolution's last evaluation.
+    #[serde(default)]
+    pub fired: usize,
 }
 
 /// A harness file that could not be used.
@@ -124,6 +175,8 @@ impl Harness {
             skills: SkillsSpec::default(),
             realization: RealizationSpec::default(),
             regulation: RegulationSpec::default(),
+            lineage: None,
+            provenance: BTreeMap::new(),
         }
     }
 

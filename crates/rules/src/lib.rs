@@ -11,4 +11,4 @@ pub mod lazy;
 pub mod spec;
 
 pub use compiled::{CallInput, CompiledHarness, PastCall, Violation, parse_result};
-pub use harness::{FORMAT_VERSION, Harness, HarnessError, RuntimeSettings};
+pub use harness::{FORMAT_VERSION, Harness, HarnessError, Lineage, Provenance, RuntimeSettings};

@@ -53,6 +53,9 @@ pub enum Command {
     Audit(AuditArgs),
     /// Label every failed episode of runs with its bottleneck, first critical step and evidence.
     Diagnose(DiagnoseArgs),
+    /// Evolve a harness from training trajectories: miners propose rules,
+    /// a regression gate accepts only what it proves.
+    Evolve(Box<EvolveArgs>),
     /// Embedded models: list them, fetch them.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -68,6 +71,87 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
         "off" | "false" | "0" => Ok(false),
         other => Err(format!("expected on or off, got '{other}'")),
     }
+}
+
+/// `lifeharness evolve`.
+#[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
+#[command(after_help = "Examples:
+  lifeharness evolve --env agentbench-db --split dev --model embedded:gemma3-270m --rounds 2 --out harnesses/evolved/agentbench-db.toml
+  lifeharness evolve --env tau2-airline --trajectories logs.json --offline --out evolved.toml
+  lifeharness evolve --env tau2-retail --run RUN_ID --offline --out evolved.toml
+  lifeharness evolve --resume evo-20261203-120000-ab12")]
+pub struct EvolveArgs {
+    /// Environment name.
+    #[arg(long, required_unless_present = "resume")]
+    pub env: Option<String>,
+    /// The split to learn from (never a held-out test split).
+    #[arg(long, default_value = "train")]
+    pub split: String,
+    /// Only these train task ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tasks: Vec<String>,
+    /// Only the first N tasks of the split.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// The source model (re-run by the gate; its spec goes into the lineage).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The harness to start from (default: the null harness).
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// Learn from recorded trajectories (tau2 / tau-bench / lifeharness JSONL)
+    /// instead of a baseline run.
+    #[arg(long)]
+    pub trajectories: Option<PathBuf>,
+    /// Format of --trajectories.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Learn from stored runs (repeatable).
+    #[arg(long = "run")]
+    pub runs: Vec<String>,
+    /// Drop recorded episodes of tasks outside the split instead of refusing them.
+    #[arg(long)]
+    pub split_only: bool,
+    /// No model re-runs: accept what passes the offline gate (a)-(c).
+    #[arg(long)]
+    pub offline: bool,
+    /// Also ask this model (any spec) for harness patches.
+    #[arg(long)]
+    pub proposer: Option<String>,
+    /// Rounds at most.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
+    /// Trials per task in re-runs (more trials measure the noise a lost task may be).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub trials: u32,
+    /// Counterfactual variants per id-like argument of each reference write.
+    #[arg(long, default_value_t = 2)]
+    pub counterfactuals: usize,
+    /// Untargeted tasks re-run beside the targeted ones.
+    #[arg(long, default_value_t = 5)]
+    pub sentinels: usize,
+    /// Run seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Episodes played at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Most model turns per episode (as for `run`).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Model spec of the simulated user (tau2; ticket mode without it).
+    #[arg(long)]
+    pub user_model: Option<String>,
+    /// Where to write the evolved harness (the ledger goes beside it as .ledger.md and .ledger.json).
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Trajectory store (runs, and the evolution's ledger).
+    #[arg(long, default_value = "lifeharness.db")]
+    pub store: PathBuf,
+    /// Continue an interrupted evolution (same store): finished re-runs are reused.
+    #[arg(long)]
+    #[serde(skip)]
+    pub resume: Option<String>,
 }
 
 /// `lifeharness run`.

@@ -57,6 +57,35 @@ pub fn harness(command: HarnessCommand) -> Result<()> {
         HarnessCommand::Show { file } => {
             let harness = Harness::load_compiled(&file)?.harness;
             println!("# id {}", harness.content_hash());
+            if let Some(l) = &harness.lineage {
+                println!(
+                    "# evolved by {} from {} ({}) on {} split '{}' with {} (last change in round {})",
+                    l.evolution,
+                    l.parent_name,
+                    &l.parent[..12.min(l.parent.len())],
+                    l.environment,
+                    l.split,
+                    l.source_model,
+                    l.round
+                );
+            }
+            // Evolved rules by the failure category they target.
+            let mut by_category: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for (id, p) in &harness.provenance {
+                by_category
+                    .entry(p.category.as_str())
+                    .or_default()
+                    .push(format!(
+                        "{id} (fired {} time(s) on the last evaluation; round {}, {} {})",
+                        p.fired, p.round, p.source, p.by
+                    ));
+            }
+            for (category, rules) in &by_category {
+                println!("# {category}:");
+                for rule in rules {
+                    println!("#   {rule}");
+                }
+            }
             print!("{}", harness.to_toml()?);
         }
     }

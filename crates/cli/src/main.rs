@@ -4,6 +4,7 @@ mod audit;
 mod cli;
 mod compare;
 mod diagnose;
+mod evolve;
 mod harness;
 mod models;
 mod registry;
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
             Command::Replay(args) => replay::replay(args).await,
             Command::Audit(args) => audit::audit(args).await,
             Command::Diagnose(args) => diagnose::run(args).await,
+            Command::Evolve(args) => evolve::run(*args).await,
             Command::Models(command) => models::models(command).await,
             Command::Chat(args) => models::chat(args).await,
             Command::Serve(args) => models::serve(args).await,

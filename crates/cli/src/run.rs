@@ -43,7 +43,41 @@ pub(crate) struct RunConfig {
     constrained: Option<bool>,
 }
 
-fn now() -> time::OffsetDateTime {
+impl RunConfig {
+    /// The configuration of one of an evolution's re-runs.
+    #[expect(clippy::too_many_arguments, reason = "a run's settings, spelled out")]
+    pub(crate) fn for_evolution(
+        env: &str,
+        split: &str,
+        task_ids: Vec<String>,
+        model: &str,
+        harness_toml: String,
+        origin: String,
+        seed: u64,
+        trials: u32,
+        concurrency: u16,
+        max_steps: Option<usize>,
+        env_options: EnvOptions,
+    ) -> Self {
+        Self {
+            env: env.to_string(),
+            split: split.to_string(),
+            task_ids,
+            model: model.to_string(),
+            harness_toml: Some(harness_toml),
+            harness_origin: Some(origin),
+            seed,
+            trials,
+            concurrency,
+            max_steps,
+            model_delay_ms: 0,
+            env_options,
+            constrained: None,
+        }
+    }
+}
+
+pub(crate) fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
@@ -233,13 +267,16 @@ pub(crate) async fn play(store: &Store, run_id: &str, config: &RunConfig) -> Res
     let harness_info = Arc::new(harness.info());
     // Jobs are built as episode slots free up, so memory stays flat in the
     // number of episodes; every job shares the one harness description.
-    let pending = || {
-        (0..config.trials)
-            .flat_map(|trial| tasks.iter().map(move |task| (trial, task)))
-            .filter(|(trial, task)| !done.contains(&(task.id.clone(), *trial)))
-    };
-    let pending_count = pending().count();
-    let jobs = pending().map(|(trial, task)| {
+    // (The pending pairs are indices, so the run's future holds no closure
+    // over borrowed tasks: it stays `Send` for callers behind async traits.)
+    let trials = config.trials;
+    let task_count = tasks.len();
+    let pending =
+        move || (0..trials).flat_map(move |trial| (0..task_count).map(move |i| (trial, i)));
+    let is_pending = |(trial, i): (u32, usize)| !done.contains(&(tasks[i].id.clone(), trial));
+    let pending_count = pending().filter(|p| is_pending(*p)).count();
+    let jobs = pending().filter(move |p| is_pending(*p)).map(|(trial, i)| {
+        let task = &tasks[i];
         let attempt = attempts
             .get(&(task.id.clone(), trial))
             .copied()

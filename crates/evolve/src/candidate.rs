@@ -17,6 +17,8 @@ pub enum Change {
     RealizationChecks,
     /// Every turn must be a tool call.
     RequireToolCall,
+    /// Ask the backend for schema-constrained tool calls.
+    ConstrainedDecoding,
     /// An argument constraint.
     Constraint(ArgConstraint),
     /// An ordering constraint.
@@ -127,6 +129,10 @@ impl Candidate {
             Change::RequireToolCall => {
                 harness.layers.realization = true;
                 harness.realization.require_tool_call = true;
+            }
+            Change::ConstrainedDecoding => {
+                harness.layers.realization = true;
+                harness.realization.constrained_decoding = true;
             }
             Change::Constraint(c) => {
                 harness.layers.realization = true;

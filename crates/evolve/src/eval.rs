@@ -38,6 +38,18 @@ pub struct Evaluation {
     pub run_id: String,
     /// The episodes.
     pub episodes: Vec<Recorded>,
+    /// Seconds spent in model calls (the sum of the turns' latencies).
+    pub model_seconds: f64,
+}
+
+/// Seconds spent in model calls in `trajectories`.
+pub fn model_seconds(trajectories: &[Trajectory]) -> f64 {
+    trajectories
+        .iter()
+        .flat_map(|t| &t.steps)
+        .filter_map(|s| s.turn.as_ref())
+        .map(|t| t.latency_ms / 1000.0)
+        .sum()
 }
 
 /// Plays the model under a harness.
@@ -199,9 +211,11 @@ impl Evaluator for LocalEvaluator {
         )
         .await
         .map_err(|e| EvolveError::Evaluation(e.to_string()))?;
+        let trajectories = sink.take();
         Ok(Evaluation {
             run_id: format!("memory:{}", request.key),
-            episodes: sink.take().iter().map(Recorded::from_trajectory).collect(),
+            episodes: trajectories.iter().map(Recorded::from_trajectory).collect(),
+            model_seconds: model_seconds(&trajectories),
         })
     }
 }

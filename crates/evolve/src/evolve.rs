@@ -105,6 +105,13 @@ pub struct RoundEntry {
     pub groups: Vec<GroupEntry>,
     /// The harness after the round.
     pub harness_id: String,
+    /// Wall-clock seconds of the round.
+    pub wall_seconds: f64,
+    /// Of those, seconds in model calls of its re-runs.
+    pub model_seconds: f64,
+    /// The harness side (replay, mining, gating, audits, the runtime's own
+    /// work): wall minus model seconds.
+    pub harness_seconds: f64,
 }
 
 /// What happened to one task between the first and the last evaluation.
@@ -269,6 +276,7 @@ fn subset(eval: &Evaluation, tasks: &BTreeSet<String>) -> Evaluation {
             .filter(|e| tasks.contains(&e.task.id))
             .cloned()
             .collect(),
+        model_seconds: 0.0,
     }
 }
 
@@ -418,12 +426,15 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
                 .map(|e| e.run_id.clone())
                 .unwrap_or_default(),
             episodes: inputs.episodes.clone(),
+            model_seconds: 0.0,
         }
     };
     let first_baseline = baseline.clone();
     let mut current = parent.clone();
     let mut accepted: Vec<(Candidate, u32)> = Vec::new();
     for round in 1..=config.rounds {
+        let started = std::time::Instant::now();
+        let mut model_seconds = 0.0;
         let diagnoses: Vec<Diagnosis> = baseline
             .episodes
             .iter()
@@ -528,6 +539,7 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
                     })
                     .collect();
                 let mut trial = current.clone();
+                trial.name = format!("{}-r{round}-{}", parent.name, category.as_str());
                 for i in &members {
                     entries[*i].candidate.apply(&mut trial);
                 }
@@ -571,6 +583,7 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
                             trials: config.trials,
                         })
                         .await?;
+                    model_seconds += d1.model_seconds;
                     let s1 = summary(&d1);
                     if s1.backend_errors as f64 > config.void_share * s1.episodes.max(1) as f64 {
                         group.gate.push(GateStep {
@@ -619,6 +632,7 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
                             trials: config.trials,
                         })
                         .await?;
+                    model_seconds += d2.model_seconds;
                     let s2 = summary(&d2);
                     let sb = summary(&baseline);
                     if s2.backend_errors as f64 > config.void_share * s2.episodes.max(1) as f64 {
@@ -678,6 +692,9 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
             candidates: entries,
             groups,
             harness_id: current.content_hash(),
+            wall_seconds: started.elapsed().as_secs_f64(),
+            model_seconds,
+            harness_seconds: (started.elapsed().as_secs_f64() - model_seconds).max(0.0),
         });
         (inputs.checkpoint)(&ledger)?;
         if !changed {
@@ -788,7 +805,7 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
 
 /// Drops JSON nulls (which TOML cannot hold) and sorts the keys of the
 /// harness's JSON values, so it survives a TOML round trip unchanged.
-fn tomlable(harness: Harness) -> Result<Harness, EvolveError> {
+pub fn tomlable(harness: Harness) -> Result<Harness, EvolveError> {
     fn scrub(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(m) => {
@@ -865,6 +882,16 @@ impl Ledger {
                     .join(", ")
             );
             let _ = writeln!(s, "Hypothesis: {}.\n", round.hypothesis);
+            if round.wall_seconds > 0.0 {
+                let _ = writeln!(
+                    s,
+                    "Time: {:.1} s wall, {:.1} s in model calls, {:.1} s harness side ({:.1}% of the round).\n",
+                    round.wall_seconds,
+                    round.model_seconds,
+                    round.harness_seconds,
+                    100.0 * round.harness_seconds / round.wall_seconds
+                );
+            }
             let _ = writeln!(
                 s,
                 "| candidate | by | category | signature | predicted flips | gate | decision |"

@@ -68,7 +68,10 @@ pub async fn offline(
         }
     };
     // (b)
-    let can_block = !matches!(candidate.change, Change::Skill(_) | Change::Annotation(_));
+    let can_block = !matches!(
+        candidate.change,
+        Change::Skill(_) | Change::Annotation(_) | Change::ConstrainedDecoding
+    );
     if can_block {
         let mut auditor = Auditor::new(Arc::new(compiled));
         for episode in legit {
@@ -118,7 +121,7 @@ pub async fn offline(
         steps.push(GateStep::new(
             "b-no-false-blocks",
             true,
-            "adds text only; it cannot block or stop".to_string(),
+            "adds text or decoding constraints only; it cannot block or stop".to_string(),
         ));
     }
     // (c)

@@ -58,6 +58,21 @@ impl LeakScan {
         let mut scan = Self::default();
         let contract = contract_text.to_lowercase();
         let public = |s: &str| contract.contains(&s.to_lowercase());
+        // Words many tasks use are the domain's vocabulary, not a task's values.
+        let mut spread: std::collections::BTreeMap<String, usize> = Default::default();
+        for task in tasks {
+            let words: BTreeSet<String> = task
+                .instruction
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .map(str::to_lowercase)
+                .collect();
+            for w in words {
+                *spread.entry(w).or_default() += 1;
+            }
+        }
+        let common = |w: &str| {
+            spread.get(&w.to_lowercase()).copied().unwrap_or(0) > (tasks.len() / 10).max(2)
+        };
         for task in tasks {
             if task.id.len() >= 4 || !task.id.chars().all(|c| c.is_ascii_digit()) {
                 scan.words.insert(task.id.to_lowercase());
@@ -77,6 +92,7 @@ impl LeakScan {
                         && w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
                         && w.chars().skip(1).all(|c| c.is_ascii_lowercase())
                         && !public(w)
+                        && !common(w)
                     {
                         scan.words.insert(w.to_lowercase());
                     }

@@ -28,5 +28,5 @@ pub mod sim;
 
 pub use candidate::{Candidate, Change};
 pub use error::EvolveError;
-pub use eval::{EvalRequest, Evaluation, Evaluator, LocalEvaluator, MemorySink};
-pub use evolve::{EvolveConfig, Inputs, Ledger, Outcome, evolve, train_tasks};
+pub use eval::{EvalRequest, Evaluation, Evaluator, LocalEvaluator, MemorySink, model_seconds};
+pub use evolve::{EvolveConfig, Inputs, Ledger, Outcome, evolve, tomlable, train_tasks};

@@ -195,6 +195,7 @@ pub fn mine(input: &MineInput<'_>) -> Vec<Candidate> {
     let mut out = Vec::new();
     out.extend(realization_switches(input));
     out.extend(argument_constraints(input));
+    out.extend(grounded_arguments(input));
     out.extend(ordering(input));
     out.extend(state_preconditions(input));
     out.extend(error_annotations(input));
@@ -265,7 +266,22 @@ fn realization_switches(input: &MineInput<'_>) -> Vec<Candidate> {
                 format.len()
             ),
             Change::RequireToolCall,
-            format,
+            format.clone(),
+        ));
+    }
+    let constrained = layer_on && r.constrained_decoding;
+    if !format.is_empty() && !constrained {
+        out.push(Candidate::new(
+            "realization.constrained_decoding",
+            "realization-switches",
+            Category::ActionRealization,
+            "format_error",
+            format!(
+                "{} failed episode(s) produced turns that were not tool calls; schema-constrained decoding makes the backend emit only well-formed calls of the offered tools",
+                format.len()
+            ),
+            Change::ConstrainedDecoding,
+            format.clone(),
         ));
     }
     out
@@ -463,6 +479,108 @@ fn targets_of(input: &MineInput<'_>, facts: &[&&CallFact]) -> BTreeMap<String, (
         .iter()
         .filter_map(|f| episode_key(input, f).map(|k| (k, (f.task_id.clone(), f.evidence.clone()))))
         .collect()
+}
+
+/// Whether `value` was seen before the call: in the task or in an earlier
+/// call's arguments or result.
+fn seen_before(input: &MineInput<'_>, fact: &CallFact, value: &str) -> bool {
+    input
+        .instructions
+        .get(&fact.task_id)
+        .is_some_and(|t| t.contains(value))
+        || fact
+            .prior
+            .iter()
+            .any(|p| p.result.to_string().contains(value) || p.args.to_string().contains(value))
+}
+
+fn id_like(arg: &str, value: &str) -> bool {
+    (arg.ends_with("_id") || arg == "id")
+        && value.len() >= 3
+        && value.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Grounded arguments: an id argument whose value appeared nowhere in the
+/// task or the earlier results, where every accepted value had.
+fn grounded_arguments(input: &MineInput<'_>) -> Vec<Candidate> {
+    let existing = existing_ids(input.harness);
+    let mut legit: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+    for fact in input.facts.legit() {
+        for (arg, value) in string_args(fact) {
+            if id_like(arg, value) {
+                let e = legit
+                    .entry((fact.tool.clone(), arg.to_string()))
+                    .or_default();
+                e.0 += 1;
+                if seen_before(input, fact, value) {
+                    e.1 += 1;
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for ((tool, arg), (n, grounded)) in legit {
+        if n < 2 || grounded < n {
+            continue;
+        }
+        let id = format!("{}-{}-grounded", slug(&tool), slug(&arg));
+        if existing.contains(&id) {
+            continue;
+        }
+        let bad: Vec<&CallFact> = input
+            .facts
+            .calls
+            .iter()
+            .filter(|f| in_failed_episode(f) && !f.ok && f.tool == tool)
+            .filter(|f| {
+                f.args
+                    .get(&arg)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| !seen_before(input, f, v))
+            })
+            .collect();
+        let Some(blocked) = bad.first() else { continue };
+        // An allowed example whose evidence is inside the example's history.
+        let allowed = input.facts.legit().find(|f| {
+            f.tool == tool
+                && f.args.get(&arg).and_then(Value::as_str).is_some_and(|v| {
+                    past(&f.prior)
+                        .iter()
+                        .any(|p| p.result.to_string().contains(v) || p.args.to_string().contains(v))
+                })
+        });
+        let Some(allowed) = allowed else { continue };
+        let refs: Vec<&&CallFact> = bad.iter().collect();
+        out.push(Candidate::new(
+            &id,
+            "grounded-arguments",
+            Category::EnvironmentContract,
+            &format!("{tool}:{arg}:ungrounded"),
+            format!(
+                "all {n} {arg} values {tool} got in solved tasks had appeared in the task or an earlier result; {} rejected call(s) in failed episodes used a value seen nowhere",
+                bad.len()
+            ),
+            Change::Precondition(Precondition {
+                id: id.clone(),
+                tools: vec![tool.clone()],
+                bind: BTreeMap::new(),
+                when: Some(format!("has(args.{arg}) && type(args.{arg}) == string")),
+                require: format!(
+                    "mentions(task.instruction, args.{arg}) || mentions(history, args.{arg})"
+                ),
+                message: format!(
+                    "'{{args.{arg}}}' appears nowhere in the task or in any earlier result: take the {arg} from a lookup result or from what the user said; do not make one up."
+                ),
+                kind: RuleKind::ContractViolation,
+                examples: vec![
+                    example(blocked, Expect::Block, "a value seen nowhere before", true),
+                    example(allowed, Expect::Allow, "the value came from an earlier result", true),
+                ],
+            }),
+            targets_of(input, &refs),
+        ));
+    }
+    out
 }
 
 /// Per episode (by origin), its calls in order.

@@ -257,6 +257,13 @@ impl Functions {
             Value::String(Arc::new(parts.join(sep.as_str())))
         })
         .map_err(add)?;
+        // `mentions(value, text)`: whether `text` occurs in `value` (a
+        // string, or any string, key or number inside a list or map), e.g.
+        // whether an id was ever seen in the task or an earlier result.
+        root.add_function("mentions", |haystack: Value, needle: Arc<String>| {
+            !needle.is_empty() && display(&haystack).contains(needle.as_str())
+        })
+        .map_err(add)?;
         root.add_function("round2", |v: Value| match as_f64(&v) {
             Some(f) => Value::Float((f * 100.0).round() / 100.0),
             None => v,
@@ -686,6 +693,11 @@ mod tests {
         ));
         assert!(t("sum(order.items.map(i, i.price)) == 12.5"));
         assert!(t("round2(10.456) == 10.46"));
+        assert!(t(
+            "mentions(order, 'pending') && mentions(order.items, 'b')"
+        ));
+        assert!(t("mentions('order #W1 please', args.order_id)"));
+        assert!(t("!mentions(order, '#W9') && !mentions(order, '')"));
         assert!(t("'status' in keys_of(order)"));
         assert!(t(
             "args.item_ids.all(i, order.items.exists(it, it.item_id == i))"

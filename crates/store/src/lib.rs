@@ -40,10 +40,12 @@
 //! lists blob texts. A store from a newer build is refused.
 
 mod codec;
+mod evolution;
 mod jsonl;
 mod read;
 mod schema;
 mod store;
 mod writer;
 
+pub use evolution::EvolutionRecord;
 pub use store::{EpisodeRow, RunRecord, Store, StoreError};

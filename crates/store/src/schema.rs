@@ -16,6 +16,9 @@
 //! header and step row held its whole JSON) is migrated in place, in one
 //! transaction, when a store is opened.
 
+/// Any version 3 store gains the `evolutions` table (harness evolutions:
+/// configuration, ledger, and the runs of their re-runs) when opened.
+///
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = 3;
 
@@ -73,6 +76,14 @@ CREATE TABLE IF NOT EXISTS step_rows (
     events      TEXT NOT NULL,
     contents    TEXT,
     UNIQUE (ep, idx)
+);
+CREATE TABLE IF NOT EXISTS evolutions (
+    id          TEXT PRIMARY KEY,
+    created_at  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    config      TEXT NOT NULL,
+    ledger      TEXT NOT NULL,
+    runs        TEXT NOT NULL
 );
 CREATE VIEW IF NOT EXISTS steps AS
     SELECT e.run_id, e.episode_id, s.idx, s.body AS step

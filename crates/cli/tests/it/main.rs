@@ -12,6 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod diagnose;
+mod evolve;
 mod newcomer;
 
 fn bin() -> Command {

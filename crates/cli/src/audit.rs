@@ -57,7 +57,24 @@ pub async fn audit(args: AuditArgs) -> Result<()> {
                 bail!("say what to audit: --gold (with --env), --run RUN_ID or --trajectories FILE")
             }
         };
+        // `--split` keeps the episodes of that split's tasks (e.g. audit an
+        // evolved harness on test tasks only).
+        let mut kept: Option<std::collections::BTreeSet<String>> = None;
+        if args.split != "all" {
+            let mut ids = std::collections::BTreeSet::new();
+            for t in &trajectories {
+                let factory = factories.get(env_of(t))?;
+                ids.extend(factory.tasks(&args.split)?.into_iter().map(|t| t.id));
+            }
+            kept = Some(ids);
+        }
         for t in &trajectories {
+            if kept
+                .as_ref()
+                .is_some_and(|ids| !ids.contains(&t.header.task.id))
+            {
+                continue;
+            }
             let factory = factories.get(env_of(t))?;
             auditor
                 .audit(factory.as_ref(), &Recorded::from_trajectory(t))

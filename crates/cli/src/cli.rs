@@ -99,10 +99,10 @@ pub struct EvolveArgs {
     /// The harness to start from (default: the null harness).
     #[arg(long)]
     pub from: Option<PathBuf>,
-    /// Learn from recorded trajectories (tau2 / tau-bench / lifeharness JSONL)
-    /// instead of a baseline run.
+    /// Learn from recorded trajectories (tau2 / tau-bench / lifeharness JSONL;
+    /// repeatable) instead of a baseline run.
     #[arg(long)]
-    pub trajectories: Option<PathBuf>,
+    pub trajectories: Vec<PathBuf>,
     /// Format of --trajectories.
     #[arg(long, default_value = "auto")]
     pub format: String,
@@ -327,7 +327,7 @@ pub struct AuditArgs {
     /// The environment (required with --gold; for tau-bench files, which do not name it).
     #[arg(long)]
     pub env: Option<String>,
-    /// Task split (with --gold).
+    /// Task split: with --gold, whose gold actions; with --run or --trajectories, only the episodes of its tasks.
     #[arg(long, default_value = "all")]
     pub split: String,
     /// Skip tau-bench records whose task matches none of ours (else the file is refused).

@@ -150,7 +150,7 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
                     "an online evolution re-runs a model: give --model (or --offline with --trajectories / --run)"
                 );
             }
-            if args.offline && args.trajectories.is_none() && args.runs.is_empty() {
+            if args.offline && args.trajectories.is_empty() && args.runs.is_empty() {
                 bail!(
                     "an offline evolution learns from recorded episodes: give --trajectories FILE or --run RUN_ID"
                 );
@@ -184,7 +184,7 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
     let task_ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
     // Recorded episodes.
     let mut trajectories = Vec::new();
-    if let Some(path) = &args.trajectories {
+    for path in &args.trajectories {
         let factories = Factories::default();
         let lookup = |name: &str| {
             factories

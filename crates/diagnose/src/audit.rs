@@ -146,6 +146,11 @@ pub struct AuditReport {
     pub divergent_outcomes: usize,
     /// Episodes whose replayed environment ended before the recording did.
     pub ended_early: usize,
+    /// Failed episodes with a first critical step (from their diagnosis).
+    pub failed_with_critical_step: usize,
+    /// Of those, episodes whose first critical step this harness would
+    /// have blocked (the failure it would have caught where it began).
+    pub failed_first_critical_blocked: usize,
     /// Calls in imported episodes of tools this environment does not offer
     /// (the source benchmark had them, e.g. τ-bench v1's `think`): neither
     /// judged nor replayed.
@@ -208,6 +213,13 @@ impl Auditor {
             Some(false) => Outcome::Failed,
             None => Outcome::Unknown,
         };
+        let critical = match outcome {
+            Outcome::Failed => {
+                crate::diagnose::diagnose(Some(factory), episode)?.first_critical_step
+            }
+            _ => None,
+        };
+        let mut critical_blocked = false;
         let mut counts = Counts::default();
         let mut per_rule: BTreeMap<String, Counts> = BTreeMap::new();
         let mut stopped = false;
@@ -259,6 +271,7 @@ impl Auditor {
                 } => {
                     counts.blocked += 1;
                     per_rule.entry(rule_id.clone()).or_default().blocked += 1;
+                    critical_blocked |= critical == Some(action.step);
                     if matches!(outcome, Outcome::Successful) {
                         candidate = Some(FalsePositive {
                             run_id: episode.run_id.clone(),
@@ -367,6 +380,12 @@ impl Auditor {
             }
         }
         self.report.episodes += 1;
+        if critical.is_some() {
+            self.report.failed_with_critical_step += 1;
+            if critical_blocked {
+                self.report.failed_first_critical_blocked += 1;
+            }
+        }
         let tally = match outcome {
             Outcome::Successful => &mut self.report.successful,
             Outcome::Failed => &mut self.report.failed,
@@ -454,6 +473,12 @@ impl AuditReport {
              blocks in successful episodes of calls the environment rejected anyway: {}\n",
             self.false_positive_count, self.blocked_failing_calls
         ));
+        if self.failed_with_critical_step > 0 {
+            out.push_str(&format!(
+                "  failed episodes whose first critical step would be blocked: {} of {}\n",
+                self.failed_first_critical_blocked, self.failed_with_critical_step
+            ));
+        }
         let by_rule: Vec<String> = self
             .rules
             .iter()

@@ -458,6 +458,10 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
         )
         .await?;
         let writes = |t: &str| factory.writes_state(t);
+        let tools: BTreeSet<String> = factory
+            .create_replay()
+            .map(|env| env.tools().into_iter().map(|t| t.name).collect())
+            .unwrap_or_default();
         let input = MineInput {
             environment: &environment,
             facts: &facts,
@@ -466,6 +470,7 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
             contract_text: &contract,
             instructions: &instructions,
             writes: &writes,
+            tools: &tools,
         };
         let mut candidates = miners::mine(&input);
         if let Some(model) = &inputs.proposer {

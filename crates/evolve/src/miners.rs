@@ -36,6 +36,9 @@ pub struct MineInput<'a> {
     pub instructions: &'a BTreeMap<String, String>,
     /// Which tools write (`None`: unknown).
     pub writes: &'a dyn Fn(&str) -> Option<bool>,
+    /// The tools the environment offers (calls of others, e.g. another
+    /// benchmark's tools in imported episodes, teach nothing but realization).
+    pub tools: &'a BTreeSet<String>,
 }
 
 fn in_failed_episode(fact: &CallFact) -> bool {
@@ -314,7 +317,7 @@ fn argument_constraints(input: &MineInput<'_>) -> Vec<Candidate> {
     let mut accepted: BTreeMap<(String, String), Vec<&CallFact>> = BTreeMap::new();
     let mut rejected: BTreeMap<(String, String), Vec<&CallFact>> = BTreeMap::new();
     for fact in &input.facts.calls {
-        if matches!(fact.origin, Origin::Counterfactual(_)) {
+        if matches!(fact.origin, Origin::Counterfactual(_)) || !input.tools.contains(&fact.tool) {
             continue;
         }
         for (arg, _) in string_args(fact) {
@@ -604,7 +607,12 @@ fn ordering(input: &MineInput<'_>) -> Vec<Candidate> {
     let episodes = by_episode(input.facts);
     let mut tools: BTreeSet<&str> = BTreeSet::new();
     for calls in episodes.values() {
-        tools.extend(calls.iter().map(|c| c.tool.as_str()));
+        tools.extend(
+            calls
+                .iter()
+                .map(|c| c.tool.as_str())
+                .filter(|t| input.tools.contains(*t)),
+        );
     }
     let mut out = Vec::new();
     for b in tools {
@@ -620,7 +628,7 @@ fn ordering(input: &MineInput<'_>) -> Vec<Candidate> {
             legit_with_b += 1;
             let before: BTreeSet<String> = calls[..first_b]
                 .iter()
-                .filter(|c| c.ok && c.tool != b)
+                .filter(|c| c.ok && c.tool != b && input.tools.contains(&c.tool))
                 .map(|c| c.tool.clone())
                 .collect();
             common = Some(match common {
@@ -666,7 +674,16 @@ fn ordering(input: &MineInput<'_>) -> Vec<Candidate> {
                 true,
             )];
             if let Some(ok) = allowed {
-                examples.push(example(ok, Expect::Allow, "a successful episode", true));
+                let mut ex = example(ok, Expect::Allow, "a successful episode", false);
+                // The earlier call of A that made it admissible.
+                ex.history = ok
+                    .prior
+                    .iter()
+                    .rev()
+                    .find(|p| p.tool == a && p.ok)
+                    .map(|p| past(std::slice::from_ref(p)))
+                    .unwrap_or_default();
+                examples.push(ex);
             }
             out.push(Candidate::new(
                 &id,
@@ -721,6 +738,9 @@ fn cel_literal(v: &str) -> String {
     format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// The pattern of accepted writes that destroyed the reward.
+const REWARD_DESTROYING: &str = "reward_destroying_write";
+
 /// State preconditions: a field of the record an argument names whose
 /// values separate the calls the environment accepted from those it
 /// rejected (recorded, reference and counterfactual calls).
@@ -735,12 +755,32 @@ fn state_preconditions(input: &MineInput<'_>) -> Vec<Candidate> {
                 .push(fact);
         }
     }
+    // Writes the environment accepted but that the reference does not make,
+    // in failed episodes: reward-destroying calls (a policy the
+    // environment does not enforce itself).
+    let mut extra: BTreeSet<(usize, usize, String)> = BTreeSet::new();
+    for (i, d) in input.diagnoses.iter().enumerate() {
+        if !d.failed() {
+            continue;
+        }
+        for v in &d.divergences {
+            if v.kind == lifeharness_diagnose::DivergenceKind::ExtraWrite
+                && let Some(call) = &v.action
+            {
+                extra.insert((i, v.step, call.name.clone()));
+            }
+        }
+    }
+    let destroying = |f: &CallFact| match f.origin {
+        Origin::Episode(i) => f.ok && extra.contains(&(i, f.step, f.tool.clone())),
+        _ => false,
+    };
     let mut out = Vec::new();
     for ((tool, arg, collection), facts) in &groups {
         let key = (arg.clone(), collection.clone());
-        let ok: Vec<&&CallFact> = facts.iter().filter(|f| f.ok).collect();
-        let bad: Vec<&&CallFact> = facts.iter().filter(|f| !f.ok).collect();
-        if ok.len() < 2 || bad.len() < 2 {
+        let ok: Vec<&&CallFact> = facts.iter().filter(|f| f.ok && !destroying(f)).collect();
+        let bad: Vec<&&CallFact> = facts.iter().filter(|f| !f.ok || destroying(f)).collect();
+        if ok.len() < 5 || bad.len() < 3 {
             continue;
         }
         let mut fields: BTreeSet<String> = BTreeSet::new();
@@ -763,17 +803,35 @@ fn state_preconditions(input: &MineInput<'_>) -> Vec<Candidate> {
             let Some(good): Option<BTreeSet<String>> = ok.iter().map(get).collect() else {
                 continue;
             };
-            if good.is_empty() || good.len() > 5 {
+            // Status-like fields: one or two admissible values.
+            if good.is_empty() || good.len() > 2 {
                 continue;
             }
-            let separated: Vec<&&CallFact> = bad
-                .iter()
-                .filter(|f| get(f).is_some_and(|v| !good.contains(&v)))
-                .copied()
-                .collect();
-            if separated.len() < 2 {
-                continue;
+            // The predicate must explain one kind of rejection whole: every
+            // rejected call with that error has the field outside the
+            // accepted values (a field that merely differs by chance, such
+            // as an airport, explains no error kind whole).
+            let mut by_pattern: BTreeMap<String, Vec<&&CallFact>> = BTreeMap::new();
+            for f in &bad {
+                let pattern = if f.ok {
+                    REWARD_DESTROYING
+                } else {
+                    f.meaning.as_ref().map_or("error", |m| m.pattern.as_str())
+                };
+                by_pattern.entry(pattern.to_string()).or_default().push(*f);
             }
+            let Some(separated) = by_pattern
+                .into_values()
+                .filter(|group| {
+                    group.len() >= 3
+                        && group
+                            .iter()
+                            .all(|f| get(f).is_some_and(|v| !good.contains(&v)))
+                })
+                .max_by_key(Vec::len)
+            else {
+                continue;
+            };
             if best.as_ref().is_none_or(|(_, g, s)| {
                 separated.len() > s.len() || (separated.len() == s.len() && good.len() < g.len())
             }) {
@@ -790,15 +848,24 @@ fn state_preconditions(input: &MineInput<'_>) -> Vec<Candidate> {
         }
         let list: Vec<String> = good.iter().map(|v| cel_literal(v)).collect();
         let words: Vec<String> = good.iter().map(|v| format!("'{v}'")).collect();
-        let meaning = separated
-            .iter()
-            .find_map(|f| f.meaning.as_ref())
-            .map(|m| m.pattern.clone())
-            .unwrap_or_else(|| "error".to_string());
+        let policy = separated[0].ok;
+        let meaning = if policy {
+            REWARD_DESTROYING.to_string()
+        } else {
+            separated
+                .iter()
+                .find_map(|f| f.meaning.as_ref())
+                .map(|m| m.pattern.clone())
+                .unwrap_or_else(|| "error".to_string())
+        };
         let mut block = example(
             separated[0],
             Expect::Block,
-            "rejected by the environment",
+            if policy {
+                "accepted by the environment, but a write the reference does not make, in a failed episode"
+            } else {
+                "rejected by the environment"
+            },
             false,
         );
         block.state.insert(
@@ -820,12 +887,21 @@ fn state_preconditions(input: &MineInput<'_>) -> Vec<Candidate> {
             "state-preconditions",
             Category::EnvironmentContract,
             &format!("{tool}:{meaning}"),
-            format!(
-                "{tool} succeeded only when the {name} named by {arg} had {field} in {{{}}} ({} accepted calls); {} rejected calls had another {field} ({counterfactual} of them counterfactual variants of reference calls)",
-                words.join(", "),
-                ok.len(),
-                separated.len()
-            ),
+            if policy {
+                format!(
+                    "every accepted {tool} outside failed episodes' extra writes ({} calls) had the {name}'s {field} in {{{}}}; {} writes the reference does not make, in failed episodes, had another {field}",
+                    ok.len(),
+                    words.join(", "),
+                    separated.len()
+                )
+            } else {
+                format!(
+                    "{tool} succeeded only when the {name} named by {arg} had {field} in {{{}}} ({} accepted calls); {} rejected calls had another {field} ({counterfactual} of them counterfactual variants of reference calls)",
+                    words.join(", "),
+                    ok.len(),
+                    separated.len()
+                )
+            },
             Change::Precondition(Precondition {
                 id: id.clone(),
                 tools: vec![tool.clone()],
@@ -871,7 +947,7 @@ fn error_annotations(input: &MineInput<'_>) -> Vec<Candidate> {
     let existing = existing_ids(input.harness);
     let mut groups: BTreeMap<(String, String), Vec<&CallFact>> = BTreeMap::new();
     for fact in input.facts.calls.iter().filter(|f| !f.ok) {
-        if !in_failed_episode(fact) {
+        if !in_failed_episode(fact) || !input.tools.contains(&fact.tool) {
             continue;
         }
         if let Some(m) = &fact.meaning {
@@ -1055,6 +1131,12 @@ fn keywords(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// A solved task and the tools it called, in order.
+type Solved = (String, Vec<String>);
+
+/// Most skills mined per round.
+const MAX_SKILLS: usize = 5;
+
 /// Skills: per cluster of solved tasks (same state-changing tools), the
 /// order of tools that solved them, with the words those tasks share.
 fn skills(input: &MineInput<'_>) -> Vec<Candidate> {
@@ -1088,11 +1170,23 @@ fn skills(input: &MineInput<'_>) -> Vec<Candidate> {
             .push((calls[0].task_id.clone(), sequence));
     }
     let mut out = Vec::new();
+    // The largest clusters with a state change, at most MAX_SKILLS of them.
+    let mut clusters: Vec<(Vec<String>, Vec<Solved>)> = clusters
+        .into_iter()
+        .filter(|(key, members)| {
+            key.iter().any(|t| (input.writes)(t) != Some(false))
+                && members
+                    .iter()
+                    .map(|(t, _)| t)
+                    .collect::<BTreeSet<_>>()
+                    .len()
+                    >= 3
+        })
+        .collect();
+    clusters.sort_by_key(|(key, members)| (std::cmp::Reverse(members.len()), key.clone()));
+    clusters.truncate(MAX_SKILLS);
     for (key, members) in clusters {
         let tasks: BTreeSet<&str> = members.iter().map(|(t, _)| t.as_str()).collect();
-        if tasks.len() < 2 {
-            continue;
-        }
         let id = format!("skill-{}", slug(&key.join("-")));
         if existing.contains(&id) {
             continue;

@@ -637,3 +637,31 @@ fn retail_tasks_are_matched_by_the_users_name_and_orders() {
     );
     assert_eq!(imported.mapping[0].matched.quality, MatchQuality::Exact);
 }
+
+#[tokio::test]
+async fn the_audit_counts_each_call_once_towards_a_repeat() {
+    // Two identical calls in a row: under a threshold of 3 nothing fires
+    // (the audit once counted every call twice), a third call nudges.
+    let toy = ToyFactory::default();
+    let text = "format_version = 1\nname = \"reg\"\n[regulation]\nrepeat_threshold = 3\ncycle_repeats = 0\nsame_tool_errors = 0\nbudget_warning_fraction = 0.0\n";
+    let task = toy_task(&toy, "toy-1");
+    let get = || (call("get", json!({"key": "color"})), "blue", false);
+    for (calls, nudges) in [(2, 0), (3, 1)] {
+        let t = trajectory(
+            &task,
+            (0..calls).map(|_| get()).collect(),
+            0.0,
+            ExitStatus::Failure,
+        );
+        let mut auditor = Auditor::new(Arc::new(Harness::compile_toml(text, "inline").unwrap()));
+        auditor
+            .audit(&toy, &Recorded::from_trajectory(&t))
+            .await
+            .unwrap();
+        assert_eq!(
+            auditor.finish().failed.counts.nudged,
+            nudges,
+            "{calls} calls"
+        );
+    }
+}

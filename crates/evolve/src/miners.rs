@@ -616,8 +616,8 @@ fn ordering(input: &MineInput<'_>) -> Vec<Candidate> {
     }
     let mut out = Vec::new();
     for b in tools {
-        let mut legit_with_b = 0;
-        let mut common: Option<BTreeSet<String>> = None;
+        // What each solved episode calling B had called successfully first.
+        let mut befores: Vec<BTreeSet<String>> = Vec::new();
         for calls in episodes.values() {
             if calls.first().is_none_or(|c| c.success != Some(true)) {
                 continue;
@@ -625,25 +625,53 @@ fn ordering(input: &MineInput<'_>) -> Vec<Candidate> {
             let Some(first_b) = calls.iter().position(|c| c.tool == b) else {
                 continue;
             };
-            legit_with_b += 1;
-            let before: BTreeSet<String> = calls[..first_b]
-                .iter()
-                .filter(|c| c.ok && c.tool != b && input.tools.contains(&c.tool))
-                .map(|c| c.tool.clone())
-                .collect();
-            common = Some(match common {
-                None => before,
-                Some(c) => c.intersection(&before).cloned().collect(),
-            });
+            befores.push(
+                calls[..first_b]
+                    .iter()
+                    .filter(|c| c.ok && c.tool != b && input.tools.contains(&c.tool))
+                    .map(|c| c.tool.clone())
+                    .collect(),
+            );
         }
-        if legit_with_b < 2 {
+        if befores.len() < ORDERING_SUPPORT {
             continue;
         }
-        for a in common.unwrap_or_default() {
-            let id = format!("{}-after-{}", slug(b), slug(&a));
+        // Single tools every one of them called first; else the pair of
+        // alternatives (either one, e.g. two ways to authenticate) that
+        // covers them all, the most used pair first.
+        let common: BTreeSet<String> = befores.iter().skip(1).fold(befores[0].clone(), |acc, s| {
+            acc.intersection(s).cloned().collect()
+        });
+        let mut sets: Vec<Vec<String>> = common.into_iter().map(|a| vec![a]).collect();
+        if sets.is_empty() {
+            let union: BTreeSet<&String> = befores.iter().flatten().collect();
+            let count = |t: &String| befores.iter().filter(|s| s.contains(t)).count();
+            let mut best: Option<(usize, Vec<String>)> = None;
+            for (i, a1) in union.iter().enumerate() {
+                for a2 in union.iter().skip(i + 1) {
+                    let covers = befores.iter().all(|s| s.contains(*a1) || s.contains(*a2));
+                    let used = count(a1) + count(a2);
+                    if covers && best.as_ref().is_none_or(|(u, _)| used > *u) {
+                        best = Some((used, vec![(*a1).clone(), (*a2).clone()]));
+                    }
+                }
+            }
+            sets.extend(best.map(|(_, set)| set));
+        }
+        for after in sets {
+            let id = format!(
+                "{}-after-{}",
+                slug(b),
+                after
+                    .iter()
+                    .map(|a| slug(a))
+                    .collect::<Vec<_>>()
+                    .join("-or-")
+            );
             if existing.contains(&id) {
                 continue;
             }
+            let any = after.join(" or ");
             let mut targets = BTreeMap::new();
             let mut block_example = None;
             for calls in episodes.values() {
@@ -651,7 +679,7 @@ fn ordering(input: &MineInput<'_>) -> Vec<Candidate> {
                     continue;
                 }
                 for (i, c) in calls.iter().enumerate() {
-                    if c.tool == b && !calls[..i].iter().any(|p| p.tool == a && p.ok) {
+                    if c.tool == b && !calls[..i].iter().any(|p| after.contains(&p.tool) && p.ok) {
                         if let Some(k) = episode_key(input, c) {
                             targets.insert(k, (c.task_id.clone(), c.evidence.clone()));
                         }
@@ -666,21 +694,21 @@ fn ordering(input: &MineInput<'_>) -> Vec<Candidate> {
             let allowed = input
                 .facts
                 .legit()
-                .find(|c| c.tool == b && c.prior.iter().any(|p| p.tool == a && p.ok));
+                .find(|c| c.tool == b && c.prior.iter().any(|p| after.contains(&p.tool) && p.ok));
             let mut examples = vec![example(
                 blocked,
                 Expect::Block,
-                &format!("{b} before any {a}"),
+                &format!("{b} before any {any}"),
                 true,
             )];
             if let Some(ok) = allowed {
                 let mut ex = example(ok, Expect::Allow, "a successful episode", false);
-                // The earlier call of A that made it admissible.
+                // The earlier call that made it admissible.
                 ex.history = ok
                     .prior
                     .iter()
                     .rev()
-                    .find(|p| p.tool == a && p.ok)
+                    .find(|p| after.contains(&p.tool) && p.ok)
                     .map(|p| past(std::slice::from_ref(p)))
                     .unwrap_or_default();
                 examples.push(ex);
@@ -689,18 +717,19 @@ fn ordering(input: &MineInput<'_>) -> Vec<Candidate> {
                 &id,
                 "ordering",
                 Category::EnvironmentContract,
-                &format!("{b}:before:{a}"),
+                &format!("{b}:before:{}", after.join("|")),
                 format!(
-                    "all {legit_with_b} successful episodes and reference solutions that call {b} call {a} successfully first; {} failed episode(s) did not",
+                    "all {} successful episodes and reference solutions that call {b} call {any} successfully first; {} failed episode(s) did not",
+                    befores.len(),
                     targets.len()
                 ),
                 Change::Ordering(OrderingRule {
                     id: id.clone(),
                     tools: vec![b.to_string()],
-                    after: vec![a.clone()],
+                    after: after.clone(),
                     same_arg: None,
                     message: Some(format!(
-                        "Call {a} (and read its result) before {b}: every solved task did."
+                        "Call {any} (and read its result) before {b}: every solved task did."
                     )),
                     examples,
                 }),
@@ -710,6 +739,9 @@ fn ordering(input: &MineInput<'_>) -> Vec<Candidate> {
     }
     out
 }
+
+/// Solved episodes calling a tool that an ordering rule needs.
+const ORDERING_SUPPORT: usize = 3;
 
 fn singular(collection: &str) -> String {
     let base = collection.strip_suffix('s').unwrap_or(collection);
@@ -1275,6 +1307,8 @@ fn skills(input: &MineInput<'_>) -> Vec<Candidate> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
+
     use super::*;
 
     #[test]
@@ -1288,8 +1322,104 @@ mod tests {
         assert!(shape(&["a", "a", "a"]).is_none(), "too few distinct values");
     }
 
+    fn fact(
+        episode: usize,
+        success: bool,
+        tool: &str,
+        args: Value,
+        ok: bool,
+        prior: &[(&str, &str)],
+    ) -> CallFact {
+        CallFact {
+            origin: Origin::Episode(episode),
+            evidence: format!("r/e{episode}#0"),
+            task_id: format!("t{episode}"),
+            step: prior.len(),
+            tool: tool.into(),
+            args,
+            ok,
+            output: if ok {
+                "{}".into()
+            } else {
+                "Error: not found".into()
+            },
+            meaning: None,
+            success: Some(success),
+            prior: prior
+                .iter()
+                .map(|(t, result)| crate::facts::Prior {
+                    tool: (*t).into(),
+                    args: json!({}),
+                    ok: true,
+                    result: json!(result),
+                })
+                .collect(),
+            bound: BTreeMap::new(),
+        }
+    }
+
+    fn mined(facts: Facts) -> Vec<Candidate> {
+        let harness = Harness::null();
+        let instructions = BTreeMap::new();
+        let tools: BTreeSet<String> = ["auth_a", "auth_b", "lookup", "cancel"]
+            .map(String::from)
+            .into();
+        let writes = |t: &str| Some(t == "cancel");
+        mine(&MineInput {
+            environment: "e",
+            facts: &facts,
+            diagnoses: &[],
+            harness: &harness,
+            contract_text: "",
+            instructions: &instructions,
+            writes: &writes,
+            tools: &tools,
+        })
+    }
+
     #[test]
-    fn longest_runs_count_repeats_cycles_and_errors() {
+    fn ordering_finds_a_pair_of_alternatives_and_grounding_finds_made_up_ids() {
+        let mut facts = Facts::default();
+        for (e, auth) in [(0, "auth_a"), (1, "auth_b"), (2, "auth_a"), (3, "auth_b")] {
+            facts.calls.push(fact(e, true, auth, json!({}), true, &[]));
+            facts
+                .calls
+                .push(fact(e, true, "lookup", json!({}), true, &[(auth, "u1")]));
+            facts.calls.push(fact(
+                e,
+                true,
+                "cancel",
+                json!({"order_id": format!("#W{e}1")}),
+                true,
+                &[(auth, "u1"), ("lookup", &format!("orders: #W{e}1"))],
+            ));
+        }
+        facts
+            .calls
+            .push(fact(4, false, "lookup", json!({}), true, &[]));
+        facts.calls.push(fact(
+            4,
+            false,
+            "cancel",
+            json!({"order_id": "#W999"}),
+            false,
+            &[("lookup", "orders: #W41")],
+        ));
+        let got = mined(facts);
+        let ids: Vec<&str> = got.iter().map(|c| c.id.as_str()).collect();
+        assert!(ids.contains(&"lookup-after-auth-a-or-auth-b"), "{ids:?}");
+        let grounded = got
+            .iter()
+            .find(|c| c.id == "cancel-order-id-grounded")
+            .unwrap_or_else(|| panic!("{ids:?}"));
+        let mut h = Harness::null();
+        grounded.apply(&mut h);
+        // Its examples (the made-up id blocked, the looked-up one allowed) pass at load.
+        assert!(lifeharness_rules::CompiledHarness::compile(h, None, "t").is_ok());
+    }
+
+    #[test]
+    fn slugs_names_literals_and_shared_prefixes() {
         assert_eq!(slug("get_order_details"), "get-order-details");
         assert_eq!(singular("orders"), "order");
         assert_eq!(cel_literal("it's"), "'it\\'s'");

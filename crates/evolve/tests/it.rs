@@ -278,6 +278,23 @@ async fn offline_evolution_from_recorded_episodes_gates_without_a_model() {
         }
     }
     assert!(!outcome.harness.provenance.is_empty());
+    // Counterfactual variants of reference returns (other orders, other
+    // statuses) teach the status precondition the environment enforces.
+    let status = outcome
+        .harness
+        .realization
+        .rules
+        .iter()
+        .find(|r| r.tools == ["return_delivered_order_items"] && r.require.contains("status"))
+        .unwrap_or_else(|| panic!("{:#?}", outcome.harness.realization.rules));
+    assert_eq!(status.require, "order.status in ['delivered']");
+    assert!(
+        ledger.rounds[0]
+            .candidates
+            .iter()
+            .any(|e| e.candidate.id == status.id
+                && e.candidate.hypothesis.contains("counterfactual"))
+    );
     assert!(
         ledger
             .attribution

@@ -196,6 +196,20 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
             skip_unmapped: true,
         };
         let imported = import::import_path(path, Format::parse(&args.format)?, &options, &lookup)?;
+        eprintln!(
+            "evolve: {} episode(s) from {} ({}){}",
+            imported.trajectories.len(),
+            path.display(),
+            imported.format.as_str(),
+            if imported.skipped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} record(s) matched no task of {env} and were skipped",
+                    imported.skipped.len()
+                )
+            }
+        );
         trajectories.extend(imported.trajectories);
     }
     if !args.runs.is_empty() {

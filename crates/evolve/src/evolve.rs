@@ -12,9 +12,11 @@ use crate::candidate::Candidate;
 use crate::error::EvolveError;
 use crate::eval::{EvalRequest, Evaluation, Evaluator};
 use crate::facts;
-use crate::gate::{self, GateStep};
+use crate::gate;
 use crate::leak::LeakScan;
+use crate::ledger::{Attribution, CandidateEntry, Ledger, RoundEntry};
 use crate::miners::{self, MineInput};
+use crate::online::{GroupRun, rate, rates, summary};
 use crate::proposer;
 
 /// How to evolve.
@@ -41,112 +43,6 @@ pub struct EvolveConfig {
     /// Only these train tasks (empty: all of the split).
     #[serde(default)]
     pub task_ids: Vec<String>,
-}
-
-/// One candidate's record in the ledger.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CandidateEntry {
-    /// The candidate.
-    pub candidate: Candidate,
-    /// Tasks it should make pass.
-    pub predicted_flips: Vec<String>,
-    /// The offline gate steps.
-    pub gate: Vec<GateStep>,
-    /// `accepted`, `rejected`, `void` or `passed-offline` (awaiting step d).
-    pub decision: String,
-}
-
-/// A re-run's summary.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct EvalSummary {
-    /// Where it is recorded.
-    pub run_id: String,
-    /// Episodes.
-    pub episodes: usize,
-    /// Mean reward (unscored count as 0).
-    pub mean_reward: f64,
-    /// Solved episodes.
-    pub solved: usize,
-    /// Episodes ended by a backend error or timeout.
-    pub backend_errors: usize,
-}
-
-/// One step (d) decision over a group of changes of one category.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GroupEntry {
-    /// The category.
-    pub category: Category,
-    /// The candidate ids.
-    pub candidates: Vec<String>,
-    /// (d1) targeted tasks plus sentinels, and the baseline on the same tasks.
-    pub targeted: Option<(EvalSummary, EvalSummary)>,
-    /// (d2) the full split.
-    pub full: Option<EvalSummary>,
-    /// The gate steps.
-    pub gate: Vec<GateStep>,
-    /// `accepted`, `rejected` or `void`.
-    pub decision: String,
-}
-
-/// One round.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RoundEntry {
-    /// The round (1-based).
-    pub round: u32,
-    /// The episodes it learned from.
-    pub baseline: EvalSummary,
-    /// Failed episodes by primary category.
-    pub failure_mix: BTreeMap<String, usize>,
-    /// The hypothesis: the categories it targets and why.
-    pub hypothesis: String,
-    /// Every candidate.
-    pub candidates: Vec<CandidateEntry>,
-    /// Step (d) per group (online only).
-    pub groups: Vec<GroupEntry>,
-    /// The harness after the round.
-    pub harness_id: String,
-    /// Wall-clock seconds of the round.
-    pub wall_seconds: f64,
-    /// Of those, seconds in model calls of its re-runs.
-    pub model_seconds: f64,
-    /// The harness side (replay, mining, gating, audits, the runtime's own
-    /// work): wall minus model seconds.
-    pub harness_seconds: f64,
-}
-
-/// What happened to one task between the first and the last evaluation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Attribution {
-    /// The task.
-    pub task_id: String,
-    /// `flipped`, `still_failing`, `regressed`, `still_passing` (online), or
-    /// `predicted_flip` / `failing` / `passing` (offline).
-    pub outcome: String,
-    /// Success rate before.
-    pub before: f64,
-    /// Success rate after (offline: none).
-    pub after: Option<f64>,
-    /// The accepted rules that targeted it.
-    pub rules: Vec<String>,
-}
-
-/// The record of an evolution.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Ledger {
-    /// The configuration.
-    pub config: EvolveConfig,
-    /// The environment.
-    pub environment: String,
-    /// The starting harness (name, id).
-    pub parent: (String, String),
-    /// Rounds so far.
-    pub rounds: Vec<RoundEntry>,
-    /// Per task (when finished).
-    pub attribution: Vec<Attribution>,
-    /// `running`, `finished`.
-    pub status: String,
-    /// The evolved harness's id (when finished).
-    pub result: Option<String>,
 }
 
 /// An evolution's result.
@@ -211,87 +107,6 @@ pub fn train_tasks(
         )));
     }
     Ok(tasks)
-}
-
-fn summary(eval: &Evaluation) -> EvalSummary {
-    let n = eval.episodes.len();
-    EvalSummary {
-        run_id: eval.run_id.clone(),
-        episodes: n,
-        mean_reward: if n == 0 {
-            0.0
-        } else {
-            eval.episodes
-                .iter()
-                .map(|e| e.reward.unwrap_or(0.0))
-                .sum::<f64>()
-                / n as f64
-        },
-        solved: eval
-            .episodes
-            .iter()
-            .filter(|e| e.success == Some(true))
-            .count(),
-        backend_errors: eval
-            .episodes
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.exit_failure,
-                    Some(
-                        lifeharness_core::FailureKind::BackendError
-                            | lifeharness_core::FailureKind::BackendTimeout
-                    )
-                )
-            })
-            .count(),
-    }
-}
-
-fn rates(episodes: &[Recorded]) -> BTreeMap<String, (usize, usize)> {
-    let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for e in episodes {
-        let entry = out.entry(e.task.id.clone()).or_default();
-        entry.1 += 1;
-        if e.success == Some(true) {
-            entry.0 += 1;
-        }
-    }
-    out
-}
-
-fn rate(r: &BTreeMap<String, (usize, usize)>, task: &str) -> f64 {
-    r.get(task).map_or(
-        0.0,
-        |(s, n)| if *n == 0 { 0.0 } else { *s as f64 / *n as f64 },
-    )
-}
-
-fn subset(eval: &Evaluation, tasks: &BTreeSet<String>) -> Evaluation {
-    Evaluation {
-        run_id: eval.run_id.clone(),
-        episodes: eval
-            .episodes
-            .iter()
-            .filter(|e| tasks.contains(&e.task.id))
-            .cloned()
-            .collect(),
-        model_seconds: 0.0,
-    }
-}
-
-/// Solved tasks lost (solved in every baseline trial, in no candidate trial),
-/// and the noise allowance (tasks whose baseline outcome varied).
-fn lost_and_noise(before: &[Recorded], after: &[Recorded]) -> (Vec<String>, usize) {
-    let b = rates(before);
-    let a = rates(after);
-    let noise = b.values().filter(|(s, n)| *s > 0 && s < n).count();
-    let lost = b
-        .iter()
-        .filter(|(t, (s, n))| *s == *n && *n > 0 && a.get(*t).is_some_and(|(s2, _)| *s2 == 0))
-        .map(|(t, _)| t.clone())
-        .collect();
-    (lost, noise)
 }
 
 fn contract_text(factory: &dyn EnvironmentFactory) -> String {
@@ -536,6 +351,12 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
                 accepted.push((e.candidate.clone(), round));
             }
         } else if let Some(evaluator) = inputs.evaluator {
+            let runner = GroupRun {
+                evaluator,
+                config: &config,
+                all_ids: &all_ids,
+                progress: inputs.progress,
+            };
             for category in &categories {
                 let members: Vec<usize> = (0..entries.len())
                     .filter(|i| {
@@ -552,137 +373,23 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
                     .iter()
                     .flat_map(|i| entries[*i].candidate.target_tasks())
                     .collect();
-                let base_rates = rates(&baseline.episodes);
-                let sentinels: BTreeSet<String> = all_ids
+                let ids = members
                     .iter()
-                    .filter(|t| !targeted.contains(*t) && rate(&base_rates, t) > 0.0)
-                    .take(config.sentinels)
-                    .cloned()
+                    .map(|i| entries[*i].candidate.id.clone())
                     .collect();
-                let mut group = GroupEntry {
-                    category: *category,
-                    candidates: members
-                        .iter()
-                        .map(|i| entries[*i].candidate.id.clone())
-                        .collect(),
-                    targeted: None,
-                    full: None,
-                    gate: Vec::new(),
-                    decision: "rejected".to_string(),
-                };
-                let key = format!("r{round}-{}", category.as_str());
-                let d1_tasks: BTreeSet<String> = targeted.union(&sentinels).cloned().collect();
-                let mut ok = true;
-                if !targeted.is_empty() && targeted.len() < all_ids.len() {
-                    (inputs.progress)(&format!(
-                        "round {round}: {} re-run on {} targeted + {} sentinel task(s)",
-                        category.as_str(),
-                        targeted.len(),
-                        sentinels.len()
-                    ));
-                    let d1 = evaluator
-                        .evaluate(&EvalRequest {
-                            key: format!("{key}-targeted"),
-                            harness: trial.clone(),
-                            task_ids: d1_tasks.iter().cloned().collect(),
-                            trials: config.trials,
-                        })
-                        .await?;
-                    model_seconds += d1.model_seconds;
-                    let s1 = summary(&d1);
-                    if s1.backend_errors as f64 > config.void_share * s1.episodes.max(1) as f64 {
-                        group.gate.push(GateStep {
-                            step: "d1-targeted".into(),
-                            passed: false,
-                            detail: format!(
-                                "void: {} of {} episodes hit backend errors",
-                                s1.backend_errors, s1.episodes
-                            ),
-                        });
-                        group.decision = "void".into();
-                        group.targeted = Some((s1, summary(&subset(&baseline, &d1_tasks))));
-                        groups.push(group);
-                        continue;
+                let (group, seconds, full) = runner
+                    .gate(round, *category, &trial, ids, &targeted, &baseline)
+                    .await?;
+                model_seconds += seconds;
+                if let Some(full) = full {
+                    current = trial;
+                    for i in &members {
+                        accepted.push((entries[*i].candidate.clone(), round));
                     }
-                    let before = subset(&baseline, &d1_tasks);
-                    let sb = summary(&before);
-                    let (lost, noise) = lost_and_noise(
-                        &subset(&baseline, &sentinels).episodes,
-                        &subset(&d1, &sentinels).episodes,
-                    );
-                    let t_before = summary(&subset(&baseline, &targeted)).mean_reward;
-                    let t_after = summary(&subset(&d1, &targeted)).mean_reward;
-                    ok = t_after > t_before && lost.len() <= noise;
-                    group.gate.push(GateStep {
-                        step: "d1-targeted".into(),
-                        passed: ok,
-                        detail: format!(
-                            "targeted mean reward {t_before:.3} -> {t_after:.3}; sentinel solved tasks lost: {} (noise allowance {noise})",
-                            if lost.is_empty() { "none".to_string() } else { lost.join(", ") }
-                        ),
-                    });
-                    group.targeted = Some((s1, sb));
-                }
-                if ok {
-                    (inputs.progress)(&format!(
-                        "round {round}: {} re-run on the full split ({} tasks)",
-                        category.as_str(),
-                        all_ids.len()
-                    ));
-                    let d2 = evaluator
-                        .evaluate(&EvalRequest {
-                            key: format!("{key}-full"),
-                            harness: trial.clone(),
-                            task_ids: all_ids.clone(),
-                            trials: config.trials,
-                        })
-                        .await?;
-                    model_seconds += d2.model_seconds;
-                    let s2 = summary(&d2);
-                    let sb = summary(&baseline);
-                    if s2.backend_errors as f64 > config.void_share * s2.episodes.max(1) as f64 {
-                        group.gate.push(GateStep {
-                            step: "d2-full".into(),
-                            passed: false,
-                            detail: format!(
-                                "void: {} of {} episodes hit backend errors",
-                                s2.backend_errors, s2.episodes
-                            ),
-                        });
-                        group.decision = "void".into();
-                        group.full = Some(s2);
-                        groups.push(group);
-                        continue;
-                    }
-                    let (lost, noise) = lost_and_noise(&baseline.episodes, &d2.episodes);
-                    let pass = s2.mean_reward > sb.mean_reward && lost.len() <= noise;
-                    group.gate.push(GateStep {
-                        step: "d2-full".into(),
-                        passed: pass,
-                        detail: format!(
-                            "mean reward {:.3} -> {:.3} ({} -> {} solved); solved tasks lost: {} (noise allowance {noise})",
-                            sb.mean_reward,
-                            s2.mean_reward,
-                            sb.solved,
-                            s2.solved,
-                            if lost.is_empty() { "none".to_string() } else { lost.join(", ") }
-                        ),
-                    });
-                    group.full = Some(s2);
-                    if pass {
-                        group.decision = "accepted".into();
-                        current = trial;
-                        for i in &members {
-                            entries[*i].decision = "accepted".into();
-                            accepted.push((entries[*i].candidate.clone(), round));
-                        }
-                        baseline = d2;
-                    }
+                    baseline = full;
                 }
                 for i in &members {
-                    if entries[*i].decision == "passed-offline" {
-                        entries[*i].decision = group.decision.clone();
-                    }
+                    entries[*i].decision = group.decision.clone();
                 }
                 groups.push(group);
                 (inputs.checkpoint)(&ledger)?;
@@ -836,146 +543,4 @@ pub fn tomlable(harness: Harness) -> Result<Harness, EvolveError> {
         .map_err(|e| EvolveError::Input(format!("harness to JSON: {e}")))?;
     scrub(&mut value);
     serde_json::from_value(value).map_err(|e| EvolveError::Input(format!("harness from JSON: {e}")))
-}
-
-impl Ledger {
-    /// The ledger as markdown.
-    pub fn markdown(&self) -> String {
-        use std::fmt::Write;
-        let mut s = String::new();
-        let c = &self.config;
-        let _ = writeln!(s, "# Evolution {}\n", c.id);
-        let _ = writeln!(
-            s,
-            "Environment `{}`, split `{}`, source model `{}`, parent `{}` ({}), {} round(s) at most, {} trial(s), {}.\n",
-            self.environment,
-            c.split,
-            c.source_model,
-            self.parent.0,
-            &self.parent.1[..12.min(self.parent.1.len())],
-            c.rounds,
-            c.trials,
-            if c.offline {
-                "offline (gate steps a-c; no model re-runs)"
-            } else {
-                "online (gate steps a-d)"
-            }
-        );
-        if let Some(r) = &self.result {
-            let _ = writeln!(
-                s,
-                "Result: harness `{}`; status {}.\n",
-                &r[..12.min(r.len())],
-                self.status
-            );
-        }
-        for round in &self.rounds {
-            let b = &round.baseline;
-            let _ = writeln!(s, "## Round {}\n", round.round);
-            let _ = writeln!(
-                s,
-                "Learned from {} episode(s) ({}): mean reward {:.3}, {} solved. Failed episodes by category: {}.\n",
-                b.episodes,
-                b.run_id,
-                b.mean_reward,
-                b.solved,
-                round
-                    .failure_mix
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let _ = writeln!(s, "Hypothesis: {}.\n", round.hypothesis);
-            if round.wall_seconds > 0.0 {
-                let _ = writeln!(
-                    s,
-                    "Time: {:.1} s wall, {:.1} s in model calls, {:.1} s harness side ({:.1}% of the round).\n",
-                    round.wall_seconds,
-                    round.model_seconds,
-                    round.harness_seconds,
-                    100.0 * round.harness_seconds / round.wall_seconds
-                );
-            }
-            let _ = writeln!(
-                s,
-                "| candidate | by | category | signature | predicted flips | gate | decision |"
-            );
-            let _ = writeln!(s, "|---|---|---|---|---:|---|---|");
-            for e in &round.candidates {
-                let gate: Vec<String> = e
-                    .gate
-                    .iter()
-                    .map(|g| format!("{} {}", g.step, if g.passed { "ok" } else { "FAIL" }))
-                    .collect();
-                let _ = writeln!(
-                    s,
-                    "| `{}` | {} | {} | `{}` | {} | {} | **{}** |",
-                    e.candidate.id,
-                    e.candidate.by,
-                    e.candidate.category.as_str(),
-                    e.candidate.signature.replace('|', "\\|"),
-                    e.predicted_flips.len(),
-                    gate.join(", "),
-                    e.decision
-                );
-            }
-            s.push('\n');
-            for e in &round.candidates {
-                let _ = writeln!(s, "- `{}`: {}", e.candidate.id, e.candidate.hypothesis);
-                for g in e.gate.iter().filter(|g| !g.passed) {
-                    let _ = writeln!(s, "  - {} failed: {}", g.step, g.detail);
-                }
-            }
-            if !round.groups.is_empty() {
-                let _ = writeln!(s, "\n### Step (d): model re-runs\n");
-                for g in &round.groups {
-                    let _ = writeln!(
-                        s,
-                        "- {} ({}): **{}**",
-                        g.category.as_str(),
-                        g.candidates.join(", "),
-                        g.decision
-                    );
-                    for step in &g.gate {
-                        let _ = writeln!(s, "  - {}: {}", step.step, step.detail);
-                    }
-                }
-            }
-            s.push('\n');
-        }
-        if !self.attribution.is_empty() {
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for a in &self.attribution {
-                *counts.entry(a.outcome.as_str()).or_default() += 1;
-            }
-            let _ = writeln!(s, "## Per-task attribution\n");
-            let _ = writeln!(
-                s,
-                "{}\n",
-                counts
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let _ = writeln!(
-                s,
-                "| task | outcome | before | after | rules that targeted it |"
-            );
-            let _ = writeln!(s, "|---|---|---:|---:|---|");
-            for a in &self.attribution {
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {:.2} | {} | {} |",
-                    a.task_id,
-                    a.outcome,
-                    a.before,
-                    a.after.map_or("-".to_string(), |x| format!("{x:.2}")),
-                    a.rules.join(", ")
-                );
-            }
-        }
-        s
-    }
 }

@@ -22,11 +22,14 @@ pub mod evolve;
 pub mod facts;
 pub mod gate;
 pub mod leak;
+pub mod ledger;
 pub mod miners;
+mod online;
 pub mod proposer;
 pub mod sim;
 
 pub use candidate::{Candidate, Change};
 pub use error::EvolveError;
 pub use eval::{EvalRequest, Evaluation, Evaluator, LocalEvaluator, MemorySink, model_seconds};
-pub use evolve::{EvolveConfig, Inputs, Ledger, Outcome, evolve, tomlable, train_tasks};
+pub use evolve::{EvolveConfig, Inputs, Outcome, evolve, tomlable, train_tasks};
+pub use ledger::Ledger;

@@ -59,6 +59,27 @@ fn config(offline: bool) -> EvolveConfig {
     }
 }
 
+/// A proposer that answers every request with the same TOML patch.
+struct Proposer(&'static str);
+
+#[async_trait::async_trait]
+impl Model for Proposer {
+    fn info(&self) -> lifeharness_core::ModelInfo {
+        lifeharness_core::ModelInfo {
+            spec: "scripted-proposer".into(),
+            backend: "scripted".into(),
+            config: serde_json::json!({"simulated": true}),
+        }
+    }
+
+    async fn chat(
+        &self,
+        _: &lifeharness_core::ChatRequest,
+    ) -> Result<lifeharness_core::ModelTurn, lifeharness_core::ModelError> {
+        Ok(lifeharness_core::ModelTurn::text(self.0))
+    }
+}
+
 fn success(episodes: &[lifeharness_diagnose::Recorded]) -> f64 {
     episodes.iter().filter(|e| e.success == Some(true)).count() as f64 / episodes.len() as f64
 }
@@ -253,7 +274,10 @@ async fn offline_evolution_from_recorded_episodes_gates_without_a_model() {
             parent: Harness::null(),
             episodes: recorded.episodes,
             evaluator: None,
-            proposer: None,
+            // One generic patch and one that names a train task's order id.
+            proposer: Some(Arc::new(Proposer(
+                "```toml\n[[contract.constraints]]\nid = \"proposed-user-id\"\ntool = \"get_user_details\"\narg = \"user_id\"\nformat = \"non_empty\"\n\n[[contract.constraints]]\nid = \"proposed-leaky\"\ntool = \"get_order_details\"\narg = \"order_id\"\nenum = [\"#W2378156\"]\n\n[[realization.rules]]\nid = \"proposed-named\"\ntools = [\"list_all_product_types\"]\nrequire = \"true\"\nmessage = \"Ask yusuf_rossi_9620 first.\"\n```",
+            ))),
             checkpoint: &|_| {
                 *saved.lock().unwrap() += 1;
                 Ok(())
@@ -278,6 +302,38 @@ async fn offline_evolution_from_recorded_episodes_gates_without_a_model() {
         }
     }
     assert!(!outcome.harness.provenance.is_empty());
+    // The proposer's patches are gated like the miners' output.
+    let decision = |id: &str| {
+        ledger.rounds[0]
+            .candidates
+            .iter()
+            .find(|e| e.candidate.id == id)
+            .map(|e| {
+                (
+                    e.candidate.source.clone(),
+                    e.decision.clone(),
+                    e.gate.clone(),
+                )
+            })
+            .unwrap()
+    };
+    let (source, accepted, _) = decision("proposed-user-id");
+    assert_eq!(
+        (source.as_str(), accepted.as_str()),
+        ("proposer", "accepted")
+    );
+    let (_, rejected, gate) = decision("proposed-leaky");
+    assert_eq!(rejected, "rejected");
+    assert!(gate.iter().any(|g| !g.passed), "{gate:?}");
+    let (_, rejected, gate) = decision("proposed-named");
+    assert_eq!(rejected, "rejected");
+    let last = gate.last().unwrap();
+    assert_eq!(last.step, "c-anti-leak", "{gate:?}");
+    assert!(last.detail.contains("yusuf_rossi_9620"), "{gate:?}");
+    assert_eq!(
+        outcome.harness.provenance["proposed-user-id"].source,
+        "proposer"
+    );
     // Counterfactual variants of reference returns (other orders, other
     // statuses) teach the status precondition the environment enforces.
     let status = outcome

@@ -118,7 +118,7 @@ pub struct EvolveArgs {
     /// Also ask this model (any spec) for harness patches.
     #[arg(long)]
     pub proposer: Option<String>,
-    /// Rounds at most.
+    /// Rounds at most (an offline evolution has one: its episodes do not change).
     #[arg(long, default_value_t = 3)]
     pub rounds: u32,
     /// Trials per task in re-runs (more trials measure the noise a lost task may be).

@@ -233,10 +233,13 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
         }
     }
     let source_model = args.model.clone().unwrap_or_else(|| {
-        trajectories
-            .first()
-            .map(|t| t.header.model.spec.clone())
-            .unwrap_or_default()
+        let mut specs: Vec<String> = Vec::new();
+        for t in &trajectories {
+            if !specs.contains(&t.header.model.spec) {
+                specs.push(t.header.model.spec.clone());
+            }
+        }
+        specs.join(", ")
     });
     let evaluator = (!args.offline).then(|| StoreEvaluator {
         store: store.clone(),

@@ -247,7 +247,10 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
     let first_baseline = baseline.clone();
     let mut current = parent.clone();
     let mut accepted: Vec<(Candidate, u32)> = Vec::new();
-    for round in 1..=config.rounds {
+    // Offline, the episodes never change: a second round would see the same
+    // facts again.
+    let rounds = if config.offline { 1 } else { config.rounds };
+    for round in 1..=rounds {
         let started = std::time::Instant::now();
         let mut model_seconds = 0.0;
         let diagnoses: Vec<Diagnosis> = baseline
@@ -417,9 +420,13 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
     let mut evolved = current;
     let last_round = accepted.iter().map(|(_, r)| *r).max().unwrap_or(0);
     evolved.origin = "evolved".to_string();
-    if !evolved.name.ends_with("-evolved") {
-        evolved.name = format!("{}-evolved", parent.name);
-    }
+    evolved.name = if parent.name == "null" {
+        format!("{environment}-evolved")
+    } else if parent.name.ends_with("-evolved") {
+        parent.name.clone()
+    } else {
+        format!("{}-evolved", parent.name)
+    };
     evolved.description = format!(
         "Evolved by lifeharness from {} ({}) on {} split '{}' with trajectories of {}: {} change(s) accepted by the regression gate{}.",
         parent.name,

@@ -194,3 +194,55 @@ fn held_out_splits_and_missing_inputs_are_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn shipped_evolved_harnesses_load_say_where_they_came_from_and_block_no_gold_action() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../harnesses/evolved");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        seen += 1;
+        let text = std::fs::read_to_string(&path).unwrap();
+        let harness: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(
+            harness["origin"].as_str(),
+            Some("evolved"),
+            "{}",
+            path.display()
+        );
+        let lineage = &harness["lineage"];
+        let env = lineage["environment"].as_str().unwrap();
+        assert!(
+            ["train", "dev"].contains(&lineage["split"].as_str().unwrap()),
+            "{}: evolved on {}",
+            path.display(),
+            lineage["split"]
+        );
+        let ledger = path.with_extension("ledger.md");
+        assert!(ledger.exists(), "{} has no ledger", path.display());
+        // No gold action of any task, held-out ones included, that the
+        // environment runs is blocked (blocking a gold call the environment
+        // rejects anyway, such as a lookup of a malformed id, changes nothing).
+        let out = run(&[
+            "audit",
+            "--harness",
+            path.to_str().unwrap(),
+            "--gold",
+            "--env",
+            env,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        assert_eq!(report["false_positive_count"], 0, "{}", path.display());
+        assert!(
+            report["successful"]["counts"]["actions"].as_u64().unwrap() > 100,
+            "{}",
+            path.display()
+        );
+    }
+    assert!(seen >= 3, "{seen} evolved harnesses");
+}

@@ -256,7 +256,14 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
         let diagnoses: Vec<Diagnosis> = baseline
             .episodes
             .iter()
-            .map(|e| diagnose(Some(factory), e))
+            .map(|e| {
+                // An episode whose task the environment cannot read (its
+                // reference, say) is diagnosed from what it recorded alone.
+                diagnose(Some(factory), e).or_else(|err| match err {
+                    lifeharness_diagnose::DiagnoseError::Env { .. } => diagnose(None, e),
+                    other => Err(other),
+                })
+            })
             .collect::<Result<_, _>>()?;
         let mut mix: BTreeMap<String, usize> = BTreeMap::new();
         for d in diagnoses.iter().filter(|d| d.failed()) {
@@ -410,6 +417,7 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
             wall_seconds: started.elapsed().as_secs_f64(),
             model_seconds,
             harness_seconds: (started.elapsed().as_secs_f64() - model_seconds).max(0.0),
+            unreplayable: facts.unreplayable.clone(),
         });
         (inputs.checkpoint)(&ledger)?;
         if !changed {
@@ -460,7 +468,12 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
         let compiled = Arc::new(CompiledHarness::compile(evolved.clone(), None, "evolved")?);
         let mut auditor = Auditor::new(compiled);
         for e in &baseline.episodes {
-            auditor.audit(factory, e).await?;
+            if let Err(e) = auditor.audit(factory, e).await {
+                let e = EvolveError::from(e);
+                if !facts::unreplayable(&e) {
+                    return Err(e);
+                }
+            }
         }
         let report = auditor.finish();
         for (id, row) in &report.rules {

@@ -72,6 +72,18 @@ pub struct Facts {
     pub calls: Vec<CallFact>,
     /// Text actions (messages) by origin: `(origin, step)`.
     pub messages: Vec<(Origin, usize)>,
+    /// Episodes the environment could not replay (e.g. a task's set-up
+    /// failed in this sandbox), with why: their facts end where it failed.
+    pub unreplayable: Vec<String>,
+}
+
+/// Whether an error is the environment failing to replay one episode (which
+/// skips that episode) rather than a fault of the evolution.
+pub(crate) fn unreplayable(e: &EvolveError) -> bool {
+    matches!(
+        e,
+        EvolveError::Diagnose(lifeharness_diagnose::DiagnoseError::Env { .. })
+    )
 }
 
 impl Facts {
@@ -220,13 +232,16 @@ impl Walk<'_> {
                     }
                 }
                 for (v, variant) in variants.into_iter().enumerate() {
-                    let mut replay = Replayer::start(
+                    let Ok(mut replay) = Replayer::start(
                         self.factory,
                         &reference.task,
                         reference.seed,
                         &reference.context(),
                     )
-                    .await?;
+                    .await
+                    else {
+                        continue;
+                    };
                     let mut prior = Vec::new();
                     let mut alive = true;
                     for earlier in &reference.actions[..i] {
@@ -314,13 +329,23 @@ pub async fn collect(
         collections: factory.state_collections(),
     };
     let mut facts = Facts::default();
-    for (i, episode) in episodes.iter().enumerate() {
-        walk.episode(episode, Origin::Episode(i), &mut facts)
-            .await?;
-    }
-    for (i, reference) in references.iter().enumerate() {
-        walk.episode(reference, Origin::Reference(i), &mut facts)
-            .await?;
+    let runs = episodes
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e, Origin::Episode(i)))
+        .chain(
+            references
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r, Origin::Reference(i))),
+        );
+    for (episode, origin) in runs {
+        if let Err(e) = walk.episode(episode, origin, &mut facts).await {
+            if !unreplayable(&e) {
+                return Err(e);
+            }
+            facts.unreplayable.push(e.to_string());
+        }
     }
     if per_call > 0 && !walk.collections.is_empty() {
         // Values seen per (tool, argument) that name a state record.

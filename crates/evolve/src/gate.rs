@@ -74,16 +74,28 @@ pub async fn offline(
     );
     if can_block {
         let mut auditor = Auditor::new(Arc::new(compiled));
+        let mut unchecked = 0;
         for episode in legit {
-            auditor.audit(factory, episode).await?;
+            if let Err(e) = auditor.audit(factory, episode).await {
+                let e = EvolveError::from(e);
+                if !crate::facts::unreplayable(&e) {
+                    return Err(e);
+                }
+                unchecked += 1;
+            }
         }
         let report = auditor.finish();
+        let unchecked = if unchecked == 0 {
+            String::new()
+        } else {
+            format!(" ({unchecked} episode(s) the environment could not replay were not checked)")
+        };
         let stopped = report.successful.counts.stopped;
         let fp = report.false_positive_count;
         let passed = fp == 0 && stopped == 0;
         let detail = if passed {
             format!(
-                "{} reference/successful episodes replayed with state, {} actions judged: no false block, no stop",
+                "{} reference/successful episodes replayed with state, {} actions judged: no false block, no stop{unchecked}",
                 report.episodes, report.successful.counts.actions
             )
         } else {
@@ -109,7 +121,7 @@ pub async fn offline(
                 })
                 .collect();
             format!(
-                "{fp} call(s) the environment ran in reference/successful episodes would be blocked, {stopped} such episode(s) stopped ({}){first}",
+                "{fp} call(s) the environment ran in reference/successful episodes would be blocked, {stopped} such episode(s) stopped ({}){first}{unchecked}",
                 by_rule.join("; ")
             )
         };

@@ -80,6 +80,9 @@ pub struct RoundEntry {
     /// The harness side (replay, mining, gating, audits, the runtime's own
     /// work): wall minus model seconds.
     pub harness_seconds: f64,
+    /// Episodes the environment could not replay (skipped), with why.
+    #[serde(default)]
+    pub unreplayable: Vec<String>,
 }
 
 /// What happened to one task between the first and the last evaluation.
@@ -166,6 +169,14 @@ impl Ledger {
                     .join(", ")
             );
             let _ = writeln!(s, "Hypothesis: {}.\n", round.hypothesis);
+            if !round.unreplayable.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "Not replayable here, skipped ({}): {}\n",
+                    round.unreplayable.len(),
+                    round.unreplayable.join("; ")
+                );
+            }
             if round.wall_seconds > 0.0 {
                 let _ = writeln!(
                     s,

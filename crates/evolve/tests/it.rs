@@ -364,3 +364,41 @@ async fn offline_evolution_from_recorded_episodes_gates_without_a_model() {
     );
     CompiledHarness::compile(outcome.harness, None, "evolved").unwrap();
 }
+
+#[tokio::test]
+async fn an_episode_the_environment_cannot_replay_is_skipped_and_named() {
+    let toy = lifeharness_env_toy::ToyFactory::default();
+    let task = toy.task("toy-0").unwrap();
+    let actions = toy.reference_actions(&task).unwrap().unwrap();
+    let mut good = lifeharness_diagnose::Recorded::reference(&task, actions.clone());
+    good.run_id = "recorded".into();
+    good.success = Some(false);
+    good.reward = Some(0.0);
+    // The same task with set-up data this environment cannot reset to.
+    let mut broken = good.clone();
+    broken.episode_id = "toy-0/1".into();
+    broken.task.data = serde_json::json!({"initial": 3});
+    let outcome = evolve(
+        config(true),
+        Inputs {
+            factory: &toy,
+            parent: Harness::null(),
+            episodes: vec![good, broken],
+            evaluator: None,
+            proposer: None,
+            checkpoint: &|_| Ok(()),
+            progress: &|_| {},
+        },
+    )
+    .await
+    .unwrap();
+    let skipped = &outcome.ledger.rounds[0].unreplayable;
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].contains("toy-0/1"), "{skipped:?}");
+    assert!(
+        outcome
+            .ledger
+            .markdown()
+            .contains("Not replayable here, skipped (1)")
+    );
+}

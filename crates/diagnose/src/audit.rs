@@ -215,7 +215,9 @@ impl Auditor {
         };
         let critical = match outcome {
             Outcome::Failed => {
-                crate::diagnose::diagnose(Some(factory), episode)?.first_critical_step
+                crate::diagnose::diagnose(Some(factory), episode)
+                    .or_else(|_| crate::diagnose::diagnose(None, episode))?
+                    .first_critical_step
             }
             _ => None,
         };

@@ -298,9 +298,13 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
             tools: &tools,
         };
         let mut candidates = miners::mine(&input);
+        let mut proposer_note = None;
         if let Some(model) = &inputs.proposer {
-            candidates
-                .extend(proposer::propose(model.as_ref(), &input, &baseline.episodes, round).await);
+            let (proposed, note) =
+                proposer::propose(model.as_ref(), &input, &baseline.episodes, round).await;
+            (inputs.progress)(&format!("round {round}: {note}"));
+            candidates.extend(proposed);
+            proposer_note = Some(note);
         }
         let legit: Vec<Recorded> = references
             .iter()
@@ -418,6 +422,7 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
             model_seconds,
             harness_seconds: (started.elapsed().as_secs_f64() - model_seconds).max(0.0),
             unreplayable: facts.unreplayable.clone(),
+            proposer: proposer_note,
         });
         (inputs.checkpoint)(&ledger)?;
         if !changed {

@@ -83,6 +83,9 @@ pub struct RoundEntry {
     /// Episodes the environment could not replay (skipped), with why.
     #[serde(default)]
     pub unreplayable: Vec<String>,
+    /// What came of asking the LLM proposer, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposer: Option<String>,
 }
 
 /// What happened to one task between the first and the last evaluation.
@@ -169,6 +172,9 @@ impl Ledger {
                     .join(", ")
             );
             let _ = writeln!(s, "Hypothesis: {}.\n", round.hypothesis);
+            if let Some(note) = &round.proposer {
+                let _ = writeln!(s, "LLM proposer: {note}.\n");
+            }
             if !round.unreplayable.is_empty() {
                 let _ = writeln!(
                     s,

@@ -70,23 +70,37 @@ pub fn prompt(input: &MineInput<'_>, episodes: &[Recorded]) -> String {
 }
 
 /// Asks `model` and turns its answer into candidates (none when it is not
-/// valid TOML of the harness format).
+/// valid TOML of the harness format), with a line for the ledger saying
+/// what came of the request.
 pub async fn propose(
     model: &dyn Model,
     input: &MineInput<'_>,
     episodes: &[Recorded],
     round: u32,
-) -> Vec<Candidate> {
+) -> (Vec<Candidate>, String) {
+    let spec = model.info().spec;
     let request = ChatRequest {
         messages: vec![Message::user(prompt(input, episodes))],
         session: Some(format!("evolve-proposer-{round}")),
         ..ChatRequest::default()
     };
-    let Ok(turn) = model.chat(&request).await else {
-        return Vec::new();
+    let turn = match model.chat(&request).await {
+        Ok(turn) => turn,
+        Err(e) => return (Vec::new(), format!("proposer {spec} failed: {e}")),
     };
     let text = turn.text.unwrap_or_default();
-    parse(&text, &model.info().spec)
+    let candidates = parse(&text, &spec);
+    let note = if candidates.is_empty() {
+        let start: String = text.chars().take(120).collect();
+        format!(
+            "proposer {spec} answered {} characters with no harness rule entries (starting: {:?})",
+            text.chars().count(),
+            start
+        )
+    } else {
+        format!("proposer {spec} proposed {} change(s)", candidates.len())
+    };
+    (candidates, note)
 }
 
 /// Reads a proposer's TOML answer (code fences allowed).

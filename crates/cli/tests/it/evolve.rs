@@ -235,6 +235,12 @@ fn shipped_evolved_harnesses_load_say_where_they_came_from_and_block_no_gold_act
             env,
             "--json",
         ]);
+        if stderr(&out).contains("has no reference actions") {
+            // AgentBench OS checks its tasks with scripts: loading is the check.
+            let out = run(&["harness", "validate", path.to_str().unwrap()]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            continue;
+        }
         assert!(out.status.success(), "{}", stderr(&out));
         let report: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
         assert_eq!(report["false_positive_count"], 0, "{}", path.display());
@@ -244,5 +250,5 @@ fn shipped_evolved_harnesses_load_say_where_they_came_from_and_block_no_gold_act
             path.display()
         );
     }
-    assert!(seen >= 3, "{seen} evolved harnesses");
+    assert!(seen >= 4, "{seen} evolved harnesses");
 }

@@ -225,7 +225,12 @@ impl Walk<'_> {
                     let Some(values) = pool.get(&(call.name.clone(), name.clone())) else {
                         continue;
                     };
-                    for other in values.iter().filter(|v| *v != current).take(per_call) {
+                    // A different, stable sample per reference, so the
+                    // variants reach records in many different states.
+                    let mut others: Vec<&String> =
+                        values.iter().filter(|v| *v != current).collect();
+                    others.sort_by_key(|v| spread(&reference.task.id, i, v));
+                    for other in others.into_iter().take(per_call) {
                         let mut changed = args.clone();
                         changed.insert(name.clone(), Value::String(other.clone()));
                         variants.push(Value::Object(changed));
@@ -296,6 +301,15 @@ impl Walk<'_> {
         }
         Ok(())
     }
+}
+
+/// A stable pseudo-random key of a value for one reference call (FNV-1a).
+fn spread(task: &str, step: usize, value: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in task.bytes().chain(step.to_le_bytes()).chain(value.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// The reference solutions of `tasks`, as recorded episodes.

@@ -304,7 +304,7 @@ mod tests {
     fn mined(facts: Facts) -> Vec<Candidate> {
         let harness = Harness::null();
         let instructions = BTreeMap::new();
-        let tools: BTreeSet<String> = ["auth_a", "auth_b", "lookup", "cancel"]
+        let tools: BTreeSet<String> = ["auth_a", "auth_b", "lookup", "cancel", "book"]
             .map(String::from)
             .into();
         let writes = |t: &str| Some(t == "cancel");
@@ -359,6 +359,50 @@ mod tests {
         grounded.apply(&mut h);
         // Its examples (the made-up id blocked, the looked-up one allowed) pass at load.
         assert!(lifeharness_rules::CompiledHarness::compile(h, None, "t").is_ok());
+    }
+
+    #[test]
+    fn counterfactual_rejections_alone_need_two_values_of_the_field() {
+        let with = |episode, ok, membership: &str, counterfactual| {
+            let mut f = fact(
+                episode,
+                true,
+                "book",
+                json!({"user_id": format!("u{episode}")}),
+                ok,
+                &[],
+            );
+            if counterfactual {
+                f.origin = Origin::Counterfactual(episode);
+                f.success = None;
+            }
+            f.bound.insert(
+                ("user_id".into(), "users".into()),
+                json!({"membership": membership}),
+            );
+            f
+        };
+        let mined_with = |rejected: &[&str]| {
+            let mut facts = Facts::default();
+            for e in 0..5 {
+                facts.calls.push(with(
+                    e,
+                    true,
+                    if e % 2 == 0 { "gold" } else { "regular" },
+                    false,
+                ));
+            }
+            for (i, m) in rejected.iter().enumerate() {
+                facts.calls.push(with(10 + i, false, m, true));
+            }
+            mined(facts)
+                .into_iter()
+                .any(|c| c.id == "book-user-membership")
+        };
+        // One other value, all from variants: the rejection may come from the
+        // arguments the variant kept, not from the field.
+        assert!(!mined_with(&["silver", "silver", "silver"]));
+        assert!(mined_with(&["silver", "bronze", "silver"]));
     }
 
     #[test]

@@ -88,7 +88,18 @@ pub(super) fn state_preconditions(input: &MineInput<'_>) -> Vec<Candidate> {
             let Some(separated) = by_pattern
                 .into_values()
                 .filter(|group| {
+                    // Counterfactual variants change one argument and keep
+                    // the others (a payment method of the original user,
+                    // say), so their rejections can follow from that
+                    // mismatch while the field differs by chance: a group
+                    // made of them alone must show the field outside the
+                    // admissible values in at least two values.
+                    let recorded = group
+                        .iter()
+                        .any(|f| !matches!(f.origin, Origin::Counterfactual(_)));
+                    let values: BTreeSet<String> = group.iter().filter_map(|f| get(f)).collect();
                     group.len() >= 3
+                        && (recorded || values.len() >= 2)
                         && group
                             .iter()
                             .all(|f| get(f).is_some_and(|v| !good.contains(&v)))

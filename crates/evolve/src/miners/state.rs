@@ -97,7 +97,7 @@ pub(super) fn state_preconditions(input: &MineInput<'_>) -> Vec<Candidate> {
                     let recorded = group
                         .iter()
                         .any(|f| !matches!(f.origin, Origin::Counterfactual(_)));
-                    let values: BTreeSet<String> = group.iter().filter_map(|f| get(f)).collect();
+                    let values: BTreeSet<String> = group.iter().filter_map(&get).collect();
                     group.len() >= 3
                         && (recorded || values.len() >= 2)
                         && group

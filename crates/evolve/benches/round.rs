@@ -35,23 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async move {
         let factory: Arc<dyn EnvironmentFactory> =
             Arc::new(Tau2Factory::by_name("tau2-retail", UserMode::Ticket)?);
-        let mut tasks = Vec::new();
-        for t in factory.tasks("all")? {
-            if let Some(actions) = factory.reference_actions(&t)? {
-                let writes = actions
-                    .iter()
-                    .map(|a| {
-                        a.as_tool_call()
-                            .is_some_and(|c| factory.writes_state(&c.name) == Some(true))
-                    })
-                    .collect();
-                tasks.push(ScriptedTask {
-                    task_id: t.id.clone(),
-                    actions,
-                    writes,
-                });
-            }
-        }
+        let tasks = ScriptedTask::all(factory.as_ref())?;
         let agent: Arc<dyn Model> = Arc::new(FaultyAgent::new(
             tasks,
             FaultRates::default(),

@@ -109,20 +109,22 @@ pub fn train_tasks(
     Ok(tasks)
 }
 
-fn contract_text(factory: &dyn EnvironmentFactory) -> String {
-    factory
-        .create_replay()
-        .map(|env| {
-            let mut text = env.system_text();
-            for tool in env.tools() {
-                text.push('\n');
-                text.push_str(&tool.description);
-                text.push('\n');
-                text.push_str(&tool.parameters.to_string());
-            }
-            text
-        })
-        .unwrap_or_default()
+/// The environment's public contract (system text, tool descriptions and
+/// schemas) and the names of the tools it offers, from one fresh environment.
+fn public_contract(factory: &dyn EnvironmentFactory) -> (String, BTreeSet<String>) {
+    let Ok(env) = factory.create_replay() else {
+        return (String::new(), BTreeSet::new());
+    };
+    let mut text = env.system_text();
+    let mut names = BTreeSet::new();
+    for tool in env.tools() {
+        text.push('\n');
+        text.push_str(&tool.description);
+        text.push('\n');
+        text.push_str(&tool.parameters.to_string());
+        names.insert(tool.name);
+    }
+    (text, names)
 }
 
 fn category_order(c: Category) -> u8 {
@@ -180,7 +182,7 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
     let parent = inputs.parent.clone();
     CompiledHarness::compile(parent.clone(), None, &parent.name)?;
     let references = facts::references(factory, &tasks)?;
-    let contract = contract_text(factory);
+    let (contract, tools) = public_contract(factory);
     let leaks = LeakScan::new(
         &tasks,
         &references
@@ -283,10 +285,6 @@ pub async fn evolve(config: EvolveConfig, inputs: Inputs<'_>) -> Result<Outcome,
         )
         .await?;
         let writes = |t: &str| factory.writes_state(t);
-        let tools: BTreeSet<String> = factory
-            .create_replay()
-            .map(|env| env.tools().into_iter().map(|t| t.name).collect())
-            .unwrap_or_default();
         let input = MineInput {
             environment: &environment,
             facts: &facts,

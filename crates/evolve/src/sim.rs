@@ -21,7 +21,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use lifeharness_core::{
-    Action, ChatRequest, Message, Model, ModelError, ModelErrorKind, ModelInfo, ModelTurn, ToolCall,
+    Action, ChatRequest, EnvError, EnvironmentFactory, Message, Model, ModelError, ModelErrorKind,
+    ModelInfo, ModelTurn, ToolCall,
 };
 use serde_json::{Value, json};
 
@@ -83,6 +84,30 @@ pub struct ScriptedTask {
     pub actions: Vec<Action>,
     /// Which of them change the state (the last such one is left out by a reasoning fault).
     pub writes: Vec<bool>,
+}
+
+impl ScriptedTask {
+    /// The reference solution of every task of `factory` that has one.
+    pub fn all(factory: &dyn EnvironmentFactory) -> Result<Vec<Self>, EnvError> {
+        let mut out = Vec::new();
+        for task in factory.tasks("all")? {
+            if let Some(actions) = factory.reference_actions(&task)? {
+                let writes = actions
+                    .iter()
+                    .map(|a| {
+                        a.as_tool_call()
+                            .is_some_and(|c| factory.writes_state(&c.name) == Some(true))
+                    })
+                    .collect();
+                out.push(Self {
+                    task_id: task.id,
+                    actions,
+                    writes,
+                });
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Default)]

@@ -22,26 +22,7 @@ use lifeharness_evolve::{
 use lifeharness_rules::{CompiledHarness, Harness};
 
 fn scripted(factory: &dyn EnvironmentFactory) -> Vec<ScriptedTask> {
-    factory
-        .tasks("all")
-        .unwrap()
-        .iter()
-        .filter_map(|t| {
-            let actions = factory.reference_actions(t).unwrap()?;
-            let writes = actions
-                .iter()
-                .map(|a| {
-                    a.as_tool_call()
-                        .is_some_and(|c| factory.writes_state(&c.name) == Some(true))
-                })
-                .collect();
-            Some(ScriptedTask {
-                task_id: t.id.clone(),
-                actions,
-                writes,
-            })
-        })
-        .collect()
+    ScriptedTask::all(factory).unwrap()
 }
 
 fn config(offline: bool) -> EvolveConfig {

@@ -62,7 +62,7 @@ pub fn harness(command: HarnessCommand) -> Result<()> {
                     "# evolved by {} from {} ({}) on {} split '{}' with {} (last change in round {})",
                     l.evolution,
                     l.parent_name,
-                    &l.parent[..12.min(l.parent.len())],
+                    lifeharness_diagnose::audit::short_id(&l.parent),
                     l.environment,
                     l.split,
                     l.source_model,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use lifeharness_diagnose::Category;
+use lifeharness_diagnose::audit::short_id;
 use serde::{Deserialize, Serialize};
 
 use crate::candidate::Candidate;
@@ -137,7 +138,7 @@ impl Ledger {
             c.split,
             c.source_model,
             self.parent.0,
-            &self.parent.1[..12.min(self.parent.1.len())],
+            short_id(&self.parent.1),
             c.rounds,
             c.trials,
             if c.offline {
@@ -150,7 +151,7 @@ impl Ledger {
             let _ = writeln!(
                 s,
                 "Result: harness `{}`; status {}.\n",
-                &r[..12.min(r.len())],
+                short_id(r),
                 self.status
             );
         }

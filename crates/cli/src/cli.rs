@@ -56,6 +56,13 @@ pub enum Command {
     /// Evolve a harness from training trajectories: miners propose rules,
     /// a regression gate accepts only what it proves.
     Evolve(Box<EvolveArgs>),
+    /// Evaluate models x environments x harnesses (null, hand-written,
+    /// evolved; optional layer ablations) into one store, resumably, and
+    /// print the report command.
+    Matrix(Box<MatrixArgs>),
+    /// Report on a matrix or runs: success with intervals, improvement over
+    /// the null harness, transfer, ablations, failure mix; HTML, Markdown, JSON.
+    Report(ReportArgs),
     /// Embedded models: list them, fetch them.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -449,12 +456,18 @@ pub enum RunsCommand {
         out: PathBuf,
     },
     /// Import trajectories: our JSONL export, a tau2-bench results file (or
-    /// directory), or a tau-bench (v1) trajectory file. One transaction per
-    /// file: everything is imported or nothing.
+    /// directory), a tau-bench (v1) trajectory file, or another lifeharness
+    /// store, e.g. one shard of a matrix: its runs, episodes, matrices and
+    /// evolutions are merged (what this store already has is kept; a matrix
+    /// cell naming two different runs refuses the merge). One transaction
+    /// per file: everything is imported or nothing.
     Import {
         /// The file.
         file: PathBuf,
-        /// auto, lifeharness, tau2 or tau-bench.
+        /// auto, lifeharness, tau2, tau-bench or store (another lifeharness
+        /// store, e.g. one shard of a matrix: its runs, episodes, matrices
+        /// and evolutions are merged). auto recognizes a store by its SQLite
+        /// header.
         #[arg(long, default_value = "auto")]
         format: String,
         /// The environment, for files that do not name it (tau-bench).
@@ -494,4 +507,108 @@ pub enum HarnessCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `lifeharness matrix`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:
+  lifeharness matrix --models embedded:smollm2-135m,embedded:gemma3-270m --envs agentbench-db,agentbench-os --shipped --limit 10 --out matrix.db
+  lifeharness matrix --models openai:gpt-4o-mini@http://vllm:8000/v1 --envs tau2-retail --harness tau2-retail=harnesses/evolved/tau2-retail.toml --trials 4 --ablate
+  lifeharness matrix ... --shard 3/8 --out shard-3.db     # one of 8 shards (0-based), e.g. a Kubernetes indexed Job or a Slurm array
+  lifeharness runs import shard-3.db --out all.db         # merge the shards, then
+  lifeharness report MATRIX_ID --out all.db --html report.html")]
+pub struct MatrixArgs {
+    /// Model specs, comma-separated.
+    #[arg(long, value_delimiter = ',', required_unless_present = "resume")]
+    pub models: Vec<String>,
+    /// Environments, comma-separated.
+    #[arg(long, value_delimiter = ',', required_unless_present = "resume")]
+    pub envs: Vec<String>,
+    /// A harness for one environment, as ENV=FILE (repeatable). The null
+    /// harness is always a cell of its own: it is the baseline.
+    #[arg(long = "harness", value_name = "ENV=FILE")]
+    pub harnesses: Vec<String>,
+    /// Also use the shipped harnesses of each environment: DIR/ENV.toml
+    /// (hand-written) and DIR/evolved/ENV.toml, where they exist.
+    #[arg(long)]
+    pub shipped: bool,
+    /// Where --shipped looks.
+    #[arg(long, default_value = "harnesses")]
+    pub harness_dir: PathBuf,
+    /// The split, for every environment (SPLIT) or one (ENV=SPLIT);
+    /// default: each environment's held-out evaluation split.
+    #[arg(long, value_delimiter = ',')]
+    pub split: Vec<String>,
+    /// Only the first N tasks of each split.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Trials per task (pass^k is reported for k up to this).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub trials: u32,
+    /// Base seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Maximum model turns per episode (default: the harness's, capped by the benchmark's limit).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Episodes at once within a cell.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Cells at once per backend kind, as BACKEND=N (repeatable; default
+    /// embedded=1, since embedded models share this machine's cores, and 4
+    /// for any other backend).
+    #[arg(long = "backend-limit", value_name = "BACKEND=N")]
+    pub backend_limits: Vec<String>,
+    /// Add each harness's layer ablations: each layer on alone, each layer off alone.
+    #[arg(long)]
+    pub ablate: bool,
+    /// Override the harness's constrained decoding (on or off).
+    #[arg(long, value_parser = parse_on_off)]
+    pub constrained: Option<bool>,
+    /// Run only shard I of N (0-based): cells are split deterministically,
+    /// so shards can run anywhere, each into its own store.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Continue a matrix from its stored configuration.
+    #[arg(long, conflicts_with_all = ["models", "envs", "harnesses", "shipped", "split", "limit", "ablate"])]
+    pub resume: Option<String>,
+    /// Print the cells (and shard assignment) and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Trajectory store.
+    #[arg(long, default_value = "lifeharness.db")]
+    pub out: PathBuf,
+    /// Print the matrix id and its cells as JSON at the end.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the report (as `lifeharness report` does) to this HTML file at the end.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Also write the report as Markdown to this file at the end.
+    #[arg(long)]
+    pub md: Option<PathBuf>,
+}
+
+/// `lifeharness report`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  lifeharness report matrix-1a2b3c4d5e6f7a8b --out matrix.db --html report.html --md report.md --json report.json
+  lifeharness report run-20261204-010000-ab12 run-20261204-020000-cd34 --out lifeharness.db")]
+pub struct ReportArgs {
+    /// Matrix ids and/or run ids (runs with the same model, environment,
+    /// split and harness are one cell).
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+    /// Trajectory store.
+    #[arg(long, default_value = "lifeharness.db")]
+    pub out: PathBuf,
+    /// Write the HTML page here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Write Markdown here.
+    #[arg(long)]
+    pub md: Option<PathBuf>,
+    /// Write JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }

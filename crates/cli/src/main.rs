@@ -6,9 +6,11 @@ mod compare;
 mod diagnose;
 mod evolve;
 mod harness;
+mod matrix;
 mod models;
 mod registry;
 mod replay;
+mod report;
 mod run;
 mod runs;
 mod summary;
@@ -80,6 +82,8 @@ fn main() -> ExitCode {
             Command::Audit(args) => audit::audit(args).await,
             Command::Diagnose(args) => diagnose::run(args).await,
             Command::Evolve(args) => evolve::run(*args).await,
+            Command::Matrix(args) => matrix::run(*args).await,
+            Command::Report(args) => report::run(args),
             Command::Models(command) => models::models(command).await,
             Command::Chat(args) => models::chat(args).await,
             Command::Serve(args) => models::serve(args).await,

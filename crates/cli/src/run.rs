@@ -27,7 +27,7 @@ pub(crate) struct RunConfig {
     env: String,
     split: String,
     pub(crate) task_ids: Vec<String>,
-    model: String,
+    pub(crate) model: String,
     harness_toml: Option<String>,
     harness_origin: Option<String>,
     seed: u64,
@@ -73,6 +73,45 @@ impl RunConfig {
             model_delay_ms: 0,
             env_options,
             constrained: None,
+        }
+    }
+}
+
+/// One matrix cell's run: the harness (none: the null harness), and the
+/// settings every cell of the matrix shares.
+pub(crate) struct CellRun {
+    pub(crate) env: String,
+    pub(crate) split: String,
+    pub(crate) task_ids: Vec<String>,
+    pub(crate) model: String,
+    pub(crate) harness: Option<(String, String)>,
+    pub(crate) seed: u64,
+    pub(crate) trials: u32,
+    pub(crate) concurrency: u16,
+    pub(crate) max_steps: Option<usize>,
+    pub(crate) constrained: Option<bool>,
+}
+
+impl From<CellRun> for RunConfig {
+    fn from(cell: CellRun) -> Self {
+        let (harness_toml, harness_origin) = cell.harness.unzip();
+        Self {
+            env: cell.env,
+            split: cell.split,
+            task_ids: cell.task_ids,
+            model: cell.model,
+            harness_toml,
+            harness_origin,
+            seed: cell.seed,
+            trials: cell.trials,
+            concurrency: cell.concurrency,
+            max_steps: cell.max_steps,
+            model_delay_ms: 0,
+            env_options: EnvOptions {
+                user_seed: cell.seed,
+                ..EnvOptions::default()
+            },
+            constrained: cell.constrained,
         }
     }
 }
@@ -208,8 +247,30 @@ pub(crate) fn create_run(store: &Store, config: &RunConfig) -> Result<String> {
     Ok(run_id)
 }
 
+/// Where a run shows its progress: its own bar (a plain run), or bars a
+/// caller owns (a matrix cell: the cell's bar and the matrix's overall bar).
+#[derive(Default)]
+pub(crate) struct Progress {
+    /// The bar to advance per episode (a new one when absent).
+    pub(crate) bar: Option<ProgressBar>,
+    /// A second bar advanced per episode.
+    pub(crate) overall: Option<ProgressBar>,
+    /// Leave out the run's header lines (the caller prints its own plan).
+    pub(crate) quiet: bool,
+}
+
 /// Plays the run's episodes that have not finished and records them.
 pub(crate) async fn play(store: &Store, run_id: &str, config: &RunConfig) -> Result<RunSummary> {
+    play_with(store, run_id, config, Progress::default()).await
+}
+
+/// [`play`] with the caller's progress bars.
+pub(crate) async fn play_with(
+    store: &Store,
+    run_id: &str,
+    config: &RunConfig,
+    progress: Progress,
+) -> Result<RunSummary> {
     let factory = registry::environment(&config.env, &config.env_options).await?;
     let mut model = registry::model(&config.model).await?;
     if config.model_delay_ms > 0 {
@@ -296,29 +357,31 @@ pub(crate) async fn play(store: &Store, run_id: &str, config: &RunConfig) -> Res
     let total = tasks.len() * config.trials as usize;
     let skipped = total - pending_count;
     let model_info = model.info();
-    eprintln!(
-        "run {run_id}: env {} split {} | model {} ({}) | harness {} ({}) | {} episodes ({} already finished) -> {}",
-        config.env,
-        config.split,
-        model_info.spec,
-        model_info.backend,
-        harness.name,
-        &harness_info.id[..12],
-        total,
-        skipped,
-        store.path().display()
-    );
-    if env_info.config.get("comparable_with_published") == Some(&json!(false)) {
+    if !progress.quiet {
         eprintln!(
-            "note: {} runs in {} mode: scores are NOT comparable with published numbers",
+            "run {run_id}: env {} split {} | model {} ({}) | harness {} ({}) | {} episodes ({} already finished) -> {}",
             config.env,
-            env_info.config["user_mode"].as_str().unwrap_or("this")
+            config.split,
+            model_info.spec,
+            model_info.backend,
+            harness.name,
+            &harness_info.id[..12],
+            total,
+            skipped,
+            store.path().display()
         );
-    }
-    if model_info.backend == "scripted" {
-        eprintln!(
-            "note: the model is SCRIPTED (replays a fixed script); results say nothing about a real model"
-        );
+        if env_info.config.get("comparable_with_published") == Some(&json!(false)) {
+            eprintln!(
+                "note: {} runs in {} mode: scores are NOT comparable with published numbers",
+                config.env,
+                env_info.config["user_mode"].as_str().unwrap_or("this")
+            );
+        }
+        if model_info.backend == "scripted" {
+            eprintln!(
+                "note: the model is SCRIPTED (replays a fixed script); results say nothing about a real model"
+            );
+        }
     }
 
     let cancel = CancellationToken::new();
@@ -336,13 +399,17 @@ pub(crate) async fn play(store: &Store, run_id: &str, config: &RunConfig) -> Res
             }
         })
     };
-    let bar = ProgressBar::new(pending_count as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} episodes {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = progress.bar.unwrap_or_else(|| {
+        let bar = ProgressBar::new(pending_count as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} episodes {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let overall = progress.overall;
     let successes = std::sync::atomic::AtomicUsize::new(0);
     let on_event = |event: RunEvent| {
         if let RunEvent::Finished { end, .. } = event {
@@ -350,6 +417,9 @@ pub(crate) async fn play(store: &Store, run_id: &str, config: &RunConfig) -> Res
                 successes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             bar.inc(1);
+            if let Some(overall) = &overall {
+                overall.inc(1);
+            }
             bar.set_message(format!(
                 "({} solved)",
                 successes.load(std::sync::atomic::Ordering::Relaxed)

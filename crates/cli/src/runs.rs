@@ -1,7 +1,9 @@
-//! `lifeharness runs`: list, show, export, import.
+//! `lifeharness runs`: list, show, export, import (of trajectory files, or
+//! of another store, merged).
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use lifeharness_core::ActionStats;
@@ -15,7 +17,7 @@ use crate::cli::RunsCommand;
 use crate::registry::Factories;
 use crate::summary::{RunCounts, config_lines};
 
-fn open_existing(path: &std::path::Path) -> Result<Store> {
+fn open_existing(path: &Path) -> Result<Store> {
     if !path.exists() {
         anyhow::bail!(
             "no trajectory store at {} (use --out to point at one)",
@@ -23,6 +25,44 @@ fn open_existing(path: &std::path::Path) -> Result<Store> {
         );
     }
     Ok(Store::open(path)?)
+}
+
+/// What every SQLite database file begins with.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether `path` is a file that begins with the SQLite header (a store).
+fn is_sqlite(path: &Path) -> Result<bool> {
+    if !path.is_file() {
+        return Ok(false);
+    }
+    let mut head = Vec::with_capacity(SQLITE_HEADER.len());
+    File::open(path)
+        .and_then(|f| f.take(SQLITE_HEADER.len() as u64).read_to_end(&mut head))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(head == SQLITE_HEADER)
+}
+
+/// `runs import` of another store: merges it into `out`, one line of summary.
+fn merge_store(file: &Path, out: &Path) -> Result<()> {
+    if !file.is_file() {
+        anyhow::bail!("no store at {} to import", file.display());
+    }
+    let store = Store::open(out)?;
+    let s = store.merge_from(file)?;
+    println!(
+        "merged store {} into {}: runs {} added, {} extended; episodes {} added, {} already there; \
+         matrices {} added, {} merged; evolutions {} added",
+        file.display(),
+        out.display(),
+        s.runs_added,
+        s.runs_extended,
+        s.episodes_added,
+        s.episodes_skipped,
+        s.matrices_added,
+        s.matrices_merged,
+        s.evolutions_added
+    );
+    Ok(())
 }
 
 /// Runs `lifeharness runs ...`.
@@ -162,7 +202,14 @@ pub fn runs(command: RunsCommand) -> Result<()> {
             skip_unmapped,
             out,
         } => {
-            let format = Format::parse(&format)?;
+            if format == "store" || (format == "auto" && is_sqlite(&file)?) {
+                return merge_store(&file, &out);
+            }
+            let format = Format::parse(&format).map_err(|_| {
+                anyhow::anyhow!(
+                    "unknown format '{format}' (expected auto, lifeharness, tau2, tau-bench or store)"
+                )
+            })?;
             let factories = Factories::default();
             let lookup = |name: &str| {
                 factories

@@ -38,14 +38,28 @@
 //! is rolled back and opening fails with an error naming the version. A
 //! version 2 store (observation texts always inline) gains the column that
 //! lists blob texts. A store from a newer build is refused.
+//!
+//! # Beside the trajectories
+//!
+//! Evolutions and evaluation matrices keep their configuration, status and
+//! the runs of their parts ([`Store::evolution`], [`Store::matrix`]), so an
+//! interrupted one resumes. Reports cache what they derive from each
+//! episode ([`Store::episode_facts`]); the store drops an episode's facts
+//! whenever the episode is written to. [`Store::merge_from`] copies another
+//! store (one shard of a matrix, say) into this one in one transaction.
 
 mod codec;
 mod evolution;
+mod facts;
 mod jsonl;
+mod matrix;
+mod merge;
 mod read;
 mod schema;
 mod store;
 mod writer;
 
 pub use evolution::EvolutionRecord;
+pub use matrix::MatrixRecord;
+pub use merge::MergeSummary;
 pub use store::{EpisodeRow, RunRecord, Store, StoreError};

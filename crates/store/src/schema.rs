@@ -19,6 +19,15 @@
 /// Any version 3 store gains the `evolutions` table (harness evolutions:
 /// configuration, ledger, and the runs of their re-runs) when opened.
 ///
+/// Likewise, without a version change, any version 3 store gains when opened:
+/// - `matrices` (evaluation matrices: configuration, status, and the run of
+///   each cell by the matrix's own cell keys, a JSON object);
+/// - `episode_facts` (a cache of what reports derive from each episode,
+///   tagged with the version of the code that derived them) and the
+///   triggers that drop an episode's facts whenever the episode is written
+///   to: begun, given a step, ended or its row updated (status included), so
+///   cached facts never outlive the episode they describe.
+///
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = 3;
 
@@ -85,6 +94,32 @@ CREATE TABLE IF NOT EXISTS evolutions (
     ledger      TEXT NOT NULL,
     runs        TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS matrices (
+    id          TEXT PRIMARY KEY,
+    created_at  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    config      TEXT NOT NULL,
+    cells       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS episode_facts (
+    run_id      TEXT NOT NULL,
+    episode_id  TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    facts       TEXT NOT NULL,
+    PRIMARY KEY (run_id, episode_id)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS episode_facts_on_begin AFTER INSERT ON episodes BEGIN
+    DELETE FROM episode_facts WHERE run_id = NEW.run_id AND episode_id = NEW.episode_id;
+END;
+CREATE TRIGGER IF NOT EXISTS episode_facts_on_update AFTER UPDATE ON episodes BEGIN
+    DELETE FROM episode_facts WHERE run_id = OLD.run_id AND episode_id = OLD.episode_id;
+    DELETE FROM episode_facts WHERE run_id = NEW.run_id AND episode_id = NEW.episode_id;
+END;
+CREATE TRIGGER IF NOT EXISTS episode_facts_on_step AFTER INSERT ON step_rows BEGIN
+    DELETE FROM episode_facts
+    WHERE run_id = (SELECT run_id FROM episodes WHERE id = NEW.ep)
+      AND episode_id = (SELECT episode_id FROM episodes WHERE id = NEW.ep);
+END;
 CREATE VIEW IF NOT EXISTS steps AS
     SELECT e.run_id, e.episode_id, s.idx, s.body AS step
     FROM step_rows s JOIN episodes e ON e.id = s.ep;

@@ -395,7 +395,8 @@ impl Store {
         crate::read::read_trajectory(&conn, run_id, episode_id).map_err(|e| self.located(e))
     }
 
-    fn located(&self, e: StoreError) -> StoreError {
+    /// Fills in this store's path in a SQLite error that has none.
+    pub(crate) fn located(&self, e: StoreError) -> StoreError {
         match e {
             StoreError::Sqlite { path, source } if path.is_empty() => StoreError::Sqlite {
                 path: self.path.display().to_string(),
@@ -466,7 +467,10 @@ impl TrajectorySink for Store {
 }
 
 impl Store {
-    /// Runs `f` in one transaction: all of its writes land, or none.
+    /// Runs `f` in one transaction: all of its writes land, or none. The
+    /// transaction takes the write lock when it begins (waiting up to the
+    /// busy timeout for other writers), so a write inside it never fails
+    /// because another connection wrote after `f` began reading.
     pub(crate) fn in_transaction<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &mut Caches) -> Result<T, StoreError>,
@@ -475,9 +479,28 @@ impl Store {
             .conn
             .lock()
             .map_err(|_| StoreError::Malformed("store connection poisoned".into()))?;
-        let tx = conn.transaction().map_err(codec::sql)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.located(codec::sql(e)))?;
         let out = f(&tx, &mut Caches::default()).map_err(|e| self.located(e))?;
         tx.commit().map_err(|e| self.located(codec::sql(e)))?;
         Ok(out)
+    }
+
+    /// Runs `f` in one read transaction: everything it reads is one
+    /// snapshot of the store, whatever other connections write meanwhile.
+    pub(crate) fn reading<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Malformed("store connection poisoned".into()))?;
+        let tx = conn
+            .transaction()
+            .map_err(|e| self.located(codec::sql(e)))?;
+        // Dropping the transaction rolls it back: nothing was written.
+        f(&tx).map_err(|e| self.located(e))
     }
 }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 mod diagnose;
 mod evolve;
+mod matrix;
 mod newcomer;
+mod store_import;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lifeharness"))

@@ -16,6 +16,7 @@ use lifeharness_store::Store;
 use serde_json::json;
 
 mod dedup;
+mod merge;
 mod migrate;
 mod rich;
 

@@ -101,7 +101,7 @@ fn write_v1(conn: &Connection, t: &Trajectory, status: &str) {
 }
 
 /// A version 1 store with one finished and one interrupted episode.
-fn v1_store(db: &Path) -> (Trajectory, Trajectory) {
+pub fn v1_store(db: &Path) -> (Trajectory, Trajectory) {
     let conn = Connection::open(db).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.execute_batch(V1).unwrap();

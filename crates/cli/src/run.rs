@@ -446,6 +446,14 @@ pub(crate) async fn play_with(
     };
     store.mark_interrupted(run_id)?;
     store.set_run_status(run_id, status)?;
+    // Each finished episode's report facts (its diagnosis included) are
+    // computed now, once: a report over many runs then reads small rows.
+    let factories = registry::Factories::default();
+    let lookup = |name: &str| factories.get(name).ok();
+    let mut counts = lifeharness_report::LoadCounts::default();
+    if let Err(e) = lifeharness_report::facts::load(store, run_id, &lookup, &|| {}, &mut counts) {
+        tracing::warn!("run {run_id}: report facts were not cached ({e}); a report computes them");
+    }
     Ok(summary)
 }
 

@@ -5,11 +5,12 @@
 //! (Wilson intervals, pass^k, paired bootstrap against the null cell), and
 //! the HTML, Markdown and JSON renderings.
 //!
-//! Two timings: cold (no episode has cached facts: each trajectory is read
-//! back whole and every failure diagnosed, then the facts are cached) and
-//! warm (the facts are cached, as after the first report or for any cell
-//! reported on before). Target: warm under 10 s on the project's 2-core
-//! machine; cold is printed beside it.
+//! Two timings: cold (no episode has cached facts, as for imported
+//! trajectories: each is read back whole and every failure diagnosed, then
+//! the facts are cached) and warm (the facts are cached: `lifeharness run`
+//! and `matrix` compute them when a run's episodes finish, and a report
+//! caches what it computed). Target: warm under 10 s on the project's
+//! 2-core machine; cold is printed beside it.
 //!
 //! The episodes are the tasks' reference solutions executed in the real
 //! environment, a third of them spoiled (as in the diagnosis bench), copied
@@ -219,7 +220,7 @@ async fn main() -> Result<()> {
             let mut t = distinct[(i * 7 + cell) % distinct.len()].clone();
             t.header.run_id = run_id.clone();
             t.header.episode_id = format!("{}/{}", t.header.task.id, i);
-            t.header.trial = (i / tasks.len()) as u32;
+            t.header.trial = i as u32;
             batch.push(t);
         }
         written += batch.len();

@@ -340,7 +340,23 @@ fn failure_mix(report: &Report) -> String {
             harness_rank(&c.spec.harness),
         )
     });
-    let (label_w, bar_w, row_h, top) = (330.0, 420.0, 24.0, 8.0);
+    let label = |c: &Cell| {
+        format!(
+            "{} · {} · {} ({} failed)",
+            c.spec.environment,
+            display_model(&c.spec.model),
+            c.spec.harness,
+            c.failed
+        )
+    };
+    // Wide enough for the longest label (about 6.6 px per character at 11.5 px).
+    let longest = rows
+        .iter()
+        .map(|c| label(c).chars().count())
+        .max()
+        .unwrap_or(0);
+    let label_w = (longest as f64 * 6.6 + 16.0).max(200.0);
+    let (bar_w, row_h, top) = (420.0, 24.0, 8.0);
     let legend_h = 30.0;
     let width = label_w + bar_w + 20.0;
     let height = top + row_h * rows.len() as f64 + legend_h;
@@ -354,13 +370,7 @@ fn failure_mix(report: &Report) -> String {
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"axis\">{}</text>",
             label_w - 8.0,
             y + 15.0,
-            esc(&format!(
-                "{} · {} · {} ({} failed)",
-                c.spec.environment,
-                display_model(&c.spec.model),
-                c.spec.harness,
-                c.failed
-            ))
+            esc(&label(c))
         );
         let mut x = label_w;
         for category in CATEGORIES {

@@ -135,11 +135,11 @@ impl Report {
         let _ = writeln!(out, "## Cells\n");
         let _ = writeln!(
             out,
-            "| model | environment | split | harness | variant | role | episodes | success | 95% CI (Wilson) | pass^k | mean reward (scored) | executable | blocked | rewritten | nudged | loops | overflows | failure mix | tokens/ep | wall s/ep |"
+            "| model | environment | split | harness | variant | role | evolved from | episodes | success | 95% CI (Wilson) | pass^k | mean reward (scored) | executable | blocked | rewritten | nudged | loops | overflows | failure mix | tokens/ep | wall s/ep |"
         );
         let _ = writeln!(
             out,
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for c in &self.cells {
             let pass_k = if c.pass_k.len() > 1 {
@@ -153,13 +153,14 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.spec.model,
                 c.spec.environment,
                 c.spec.split,
                 c.spec.harness,
                 c.spec.variant,
                 c.role,
+                c.spec.source_model.as_deref().unwrap_or("-"),
                 c.episodes,
                 c.successes,
                 pct(c.success_rate),

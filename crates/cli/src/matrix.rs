@@ -433,6 +433,8 @@ pub async fn run(args: MatrixArgs) -> Result<()> {
             Some(run_id) => run_id.clone(),
             None => {
                 let run_id = create_run(&store, &run_config)?;
+                // Not started yet: the cell waits for its backend's turn.
+                store.set_run_status(&run_id, "pending")?;
                 store.set_matrix_cell(&id, &cell.key, &run_id)?;
                 run_id
             }
@@ -482,13 +484,16 @@ pub async fn run(args: MatrixArgs) -> Result<()> {
         let bar = multi.add(ProgressBar::new(pending));
         bar.set_style(cell_style());
         bar.set_prefix(key.clone());
-        bar.set_message("waiting");
+        bar.set_message("waiting for its backend");
         let semaphore = Arc::clone(&semaphores[&backend_of(&run_config.model)]);
         let store = store.clone();
         let overall = overall.clone();
         set.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             bar.set_message("");
+            if let Err(e) = store.set_run_status(&run_id, "running") {
+                return (key, run_id, Err(e.into()));
+            }
             let progress = Progress {
                 bar: Some(bar.clone()),
                 overall: Some(overall),

@@ -68,23 +68,27 @@ impl MatrixConfig {
     }
 }
 
-/// The cells of a matrix as report cells, with the runs the store holds.
+/// The cells of a matrix as report cells, with the runs the store holds,
+/// and the keys of the cells it holds no run for (other shards, not run yet).
 pub(crate) fn cell_specs(
     config: &serde_json::Value,
     runs: &BTreeMap<String, String>,
-) -> Result<Vec<CellSpec>> {
+) -> Result<(Vec<CellSpec>, Vec<String>)> {
     let config: MatrixConfig =
         serde_json::from_value(config.clone()).context("the stored matrix configuration")?;
-    Ok(config
-        .cells
-        .into_iter()
-        .filter_map(|cell| {
-            let run = runs.get(&cell.key)?;
-            let mut spec = cell.spec;
-            spec.runs = vec![run.clone()];
-            Some(spec)
-        })
-        .collect())
+    let mut missing = Vec::new();
+    let mut specs = Vec::new();
+    for cell in config.cells {
+        match runs.get(&cell.key) {
+            Some(run) => {
+                let mut spec = cell.spec;
+                spec.runs = vec![run.clone()];
+                specs.push(spec);
+            }
+            None => missing.push(cell.key),
+        }
+    }
+    Ok((specs, missing))
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize)> {

@@ -95,16 +95,23 @@ fn write(path: &std::path::Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// The cells named by `ids` (matrix ids and run ids).
-fn specs(store: &Store, ids: &[String]) -> Result<Vec<CellSpec>> {
+/// The cells named by `ids` (matrix ids and run ids), and notes on matrix
+/// cells this store holds no run for.
+fn specs(store: &Store, ids: &[String]) -> Result<(Vec<CellSpec>, Vec<String>)> {
     let mut specs = Vec::new();
+    let mut notes = Vec::new();
     for id in ids {
         match store.matrix(id) {
             Ok(record) => {
-                let cells = crate::matrix::cell_specs(&record.config, &record.cells)
+                let (cells, missing) = crate::matrix::cell_specs(&record.config, &record.cells)
                     .with_context(|| format!("matrix {id}"))?;
-                if cells.is_empty() {
-                    eprintln!("note: matrix {id} has no cell with a run yet");
+                if !missing.is_empty() {
+                    notes.push(format!(
+                        "matrix {id}: {} of {} cells have no run in this store (other shards, or not started): {}",
+                        missing.len(),
+                        missing.len() + cells.len(),
+                        missing.join("; ")
+                    ));
                 }
                 specs.extend(cells);
             }
@@ -120,13 +127,16 @@ fn specs(store: &Store, ids: &[String]) -> Result<Vec<CellSpec>> {
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(specs)
+    Ok((specs, notes))
 }
 
 /// Runs `lifeharness report`.
 pub fn run(args: ReportArgs) -> Result<()> {
     let store = open_store(&args.out)?;
-    let specs = specs(&store, &args.ids)?;
+    let (specs, missing) = specs(&store, &args.ids)?;
+    for note in &missing {
+        eprintln!("note: {note}");
+    }
     let total: u64 = specs
         .iter()
         .flat_map(|s| &s.runs)
@@ -140,8 +150,9 @@ pub fn run(args: ReportArgs) -> Result<()> {
     }
     let factories = Factories::default();
     let lookup = |name: &str| -> Option<Arc<dyn EnvironmentFactory>> { factories.get(name).ok() };
-    let report =
+    let mut report =
         lifeharness_report::build(&store, args.ids.clone(), specs, &lookup, &|| bar.inc(1))?;
+    report.notes.extend(missing);
     bar.finish_and_clear();
     if let Some(path) = &args.html {
         write(path, &report.html())?;

@@ -137,6 +137,15 @@ fn shards_merge_into_the_whole_matrix() {
         let shard = format!("{i}/2");
         let out = matrix(&path(db), &["--shard", &shard, "--json"]);
         assert!(out.status.success(), "{}", stderr(&out));
+        // One shard's store alone says what it is missing.
+        let id = whole["matrix"].as_str().unwrap();
+        let alone = run(&["report", id, "--out", &path(db)]);
+        assert!(alone.status.success(), "{}", stderr(&alone));
+        assert!(
+            stdout(&alone).contains("1 of 2 cells have no run in this store"),
+            "{}",
+            stdout(&alone)
+        );
         let v: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
         assert_eq!(v["matrix"], whole["matrix"], "shards share the matrix id");
         assert_eq!(v["cells"].as_object().unwrap().len(), 1);

@@ -131,7 +131,7 @@ fn new_run_id() -> String {
         t.hour(),
         t.minute(),
         t.second(),
-        &suffix[..4]
+        &suffix[..8]
     )
 }
 
@@ -237,14 +237,24 @@ pub(crate) async fn new_config(args: &RunArgs) -> Result<RunConfig> {
     Ok(config)
 }
 
-/// Records a new run with `config`; returns its id.
+/// Records a new run with `config`; returns its id. Ids made in the same
+/// second differ in 32 random bits (a matrix makes hundreds at once); a
+/// failed insert (an id already taken) is tried again with a new id.
 pub(crate) fn create_run(store: &Store, config: &RunConfig) -> Result<String> {
-    let run_id = new_run_id();
     let created = now()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    store.create_run(&run_id, &created, &serde_json::to_value(config)?)?;
-    Ok(run_id)
+    let config = serde_json::to_value(config)?;
+    let mut tries = 0;
+    loop {
+        let run_id = new_run_id();
+        match store.create_run(&run_id, &created, &config) {
+            Ok(()) => return Ok(run_id),
+            // Only a taken id makes a second draw succeed; any other error repeats.
+            Err(_) if tries < 3 => tries += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Where a run shows its progress: its own bar (a plain run), or bars a

@@ -480,6 +480,17 @@ pub async fn run(args: MatrixArgs) -> Result<()> {
             (b, Arc::new(Semaphore::new(n)))
         })
         .collect();
+    // Ctrl-C stops the cells that are playing (each finishes its recorded
+    // steps) and keeps the waiting ones from starting.
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let stopping = Arc::clone(&stopping);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    };
     let mut set = tokio::task::JoinSet::new();
     for (key, run_id, run_config, pending) in jobs {
         if pending == 0 {
@@ -492,8 +503,13 @@ pub async fn run(args: MatrixArgs) -> Result<()> {
         let semaphore = Arc::clone(&semaphores[&backend_of(&run_config.model)]);
         let store = store.clone();
         let overall = overall.clone();
+        let stopping = Arc::clone(&stopping);
         set.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
+            if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                bar.finish_with_message("not started (interrupted)");
+                return (key, run_id, Ok(None));
+            }
             bar.set_message("");
             if let Err(e) = store.set_run_status(&run_id, "running") {
                 return (key, run_id, Err(e.into()));
@@ -505,19 +521,21 @@ pub async fn run(args: MatrixArgs) -> Result<()> {
             };
             let result = play_with(&store, &run_id, &run_config, progress).await;
             bar.finish();
-            (key, run_id, result)
+            (key, run_id, result.map(Some))
         });
     }
     let mut failed: Vec<String> = Vec::new();
     let mut interrupted = 0usize;
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok((_, _, Ok(summary))) => interrupted += summary.interrupted,
+            Ok((_, _, Ok(Some(summary)))) => interrupted += summary.interrupted,
+            Ok((_, _, Ok(None))) => interrupted += 1,
             Ok((key, run_id, Err(e))) => failed.push(format!("{key} (run {run_id}): {e:#}")),
             Err(e) => failed.push(format!("a cell's task failed: {e}")),
         }
     }
     overall.finish_and_clear();
+    watcher.abort();
     let status = match shard {
         _ if !failed.is_empty() || interrupted > 0 => "incomplete".to_string(),
         Some((s, n)) if n > 1 => format!("shard {s}/{n} finished"),

@@ -517,6 +517,18 @@ pub fn assemble(sources: Vec<String>, cells: Vec<Cell>, load: LoadCounts) -> Rep
             }
         }
     }
+    let empty: Vec<&str> = cells
+        .iter()
+        .filter(|c| c.episodes == 0)
+        .map(|c| c.key.as_str())
+        .collect();
+    if !empty.is_empty() {
+        notes.push(format!(
+            "{} cell(s) have no finished episode yet and are left out of every comparison: {}",
+            empty.len(),
+            empty.join("; ")
+        ));
+    }
     Report {
         sources,
         notes,

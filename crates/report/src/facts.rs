@@ -78,7 +78,7 @@ impl EpisodeFacts {
         let mut facts = Self {
             task_id: trajectory.header.task.id.clone(),
             trial: trajectory.header.trial,
-            exit: exit_label(end.exit).to_string(),
+            exit: end.exit.as_str().to_string(),
             success: end.exit == ExitStatus::Success,
             reward: end.reward.as_ref().and_then(|r| r.value),
             steps: trajectory.steps.len(),
@@ -115,16 +115,6 @@ impl EpisodeFacts {
             facts.category = diagnosis.category.map(|c| c.as_str().to_string());
         }
         Ok(Some(facts))
-    }
-}
-
-fn exit_label(exit: ExitStatus) -> &'static str {
-    match exit {
-        ExitStatus::Success => "success",
-        ExitStatus::Failure => "failure",
-        ExitStatus::Loop => "loop",
-        ExitStatus::Budget => "budget",
-        ExitStatus::Error => "error",
     }
 }
 

@@ -255,14 +255,18 @@ impl Store {
         &self.path
     }
 
+    /// The shared connection.
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Malformed("store connection poisoned".into()))
+    }
+
     pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| StoreError::Malformed("store connection poisoned".into()))?;
+        let mut conn = self.lock()?;
         f(&mut conn).map_err(|source| StoreError::Sqlite {
             path: self.path.display().to_string(),
             source,
@@ -388,10 +392,7 @@ impl Store {
 
     /// One episode's full trajectory (self-contained, as it was written).
     pub fn trajectory(&self, run_id: &str, episode_id: &str) -> Result<Trajectory, StoreError> {
-        let conn = self
-            .conn
-            .lock()
-            .map_err(|_| StoreError::Malformed("store connection poisoned".into()))?;
+        let conn = self.lock()?;
         crate::read::read_trajectory(&conn, run_id, episode_id).map_err(|e| self.located(e))
     }
 
@@ -475,10 +476,7 @@ impl Store {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &mut Caches) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| StoreError::Malformed("store connection poisoned".into()))?;
+        let mut conn = self.lock()?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| self.located(codec::sql(e)))?;
@@ -493,10 +491,7 @@ impl Store {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| StoreError::Malformed("store connection poisoned".into()))?;
+        let mut conn = self.lock()?;
         let tx = conn
             .transaction()
             .map_err(|e| self.located(codec::sql(e)))?;

@@ -222,6 +222,12 @@ pub struct RunArgs {
     /// Recorded with the run.
     #[arg(long, value_parser = parse_on_off)]
     pub constrained: Option<bool>,
+    /// With constrained decoding, build each turn's grammar from the
+    /// harness too (grounded ids, ordering, contract constraints); `off`
+    /// leaves the schema-only grammar (default: the harness's
+    /// `realization.guided_decoding`, on unless it says otherwise).
+    #[arg(long, value_parser = parse_on_off)]
+    pub guided: Option<bool>,
     /// Test aid: wait this long before each model turn (for crash-recovery tests).
     #[arg(long, hide = true, default_value_t = 0)]
     pub model_delay_ms: u64,
@@ -272,6 +278,9 @@ pub struct CompareArgs {
     /// Schema-constrained tool calls on or off for every side (default: each harness decides).
     #[arg(long, value_parser = parse_on_off)]
     pub constrained: Option<bool>,
+    /// Harness-guided grammars on or off for every side (as for `run`).
+    #[arg(long, value_parser = parse_on_off)]
+    pub guided: Option<bool>,
     /// Print the comparison as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -565,12 +574,21 @@ pub struct MatrixArgs {
     /// Override the harness's constrained decoding (on or off).
     #[arg(long, value_parser = parse_on_off)]
     pub constrained: Option<bool>,
+    /// Override the harness's guided decoding (on or off; as for `run`).
+    #[arg(long, value_parser = parse_on_off)]
+    pub guided: Option<bool>,
+    /// Add each harness's decoding variants: schema-only constrained
+    /// decoding and unconstrained decoding, next to the harness as written
+    /// (which should set `realization.constrained_decoding = true` for the
+    /// guided side).
+    #[arg(long)]
+    pub decoding: bool,
     /// Run only shard I of N (0-based): cells are split deterministically,
     /// so shards can run anywhere, each into its own store.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
     /// Continue a matrix from its stored configuration.
-    #[arg(long, conflicts_with_all = ["models", "envs", "harnesses", "shipped", "split", "limit", "ablate"])]
+    #[arg(long, conflicts_with_all = ["models", "envs", "harnesses", "shipped", "split", "limit", "ablate", "decoding"])]
     pub resume: Option<String>,
     /// Print the cells (and shard assignment) and run nothing.
     #[arg(long)]

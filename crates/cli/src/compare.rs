@@ -98,6 +98,7 @@ fn run_args(args: &CompareArgs, harness: Option<PathBuf>) -> RunArgs {
         resume: None,
         json: false,
         constrained: args.constrained,
+        guided: args.guided,
         model_delay_ms: 0,
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use lifeharness_report::{ABLATIONS, CellSpec, FULL_VARIANT, NULL_HARNESS};
+use lifeharness_report::{ABLATIONS, CellSpec, DECODINGS, FULL_VARIANT, NULL_HARNESS};
 use lifeharness_rules::Harness;
 use lifeharness_store::Store;
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,10 @@ pub(crate) struct MatrixConfig {
     max_steps: Option<usize>,
     ablate: bool,
     constrained: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    guided: Option<bool>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    decoding: bool,
     cells: Vec<CellPlan>,
 }
 
@@ -177,6 +181,26 @@ fn with_layers(text: &str, layers: [bool; 4]) -> Result<String> {
     Ok(out)
 }
 
+/// The harness text with its decoding set (a decoding variant).
+fn with_decoding(text: &str, constrained: bool, guided: bool) -> Result<String> {
+    let mut value: toml::Table = toml::from_str(text).context("harness TOML")?;
+    let realization = value
+        .entry("realization")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let Some(table) = realization.as_table_mut() else {
+        anyhow::bail!("the harness's [realization] is not a table");
+    };
+    table.insert(
+        "constrained_decoding".into(),
+        toml::Value::Boolean(constrained),
+    );
+    table.insert("guided_decoding".into(), toml::Value::Boolean(guided));
+    let out = toml::to_string(&value).context("harness TOML")?;
+    Harness::compile_toml(&out, "decoding variant")
+        .context("the harness with its decoding set does not load")?;
+    Ok(out)
+}
+
 /// Checks everything (models, environments, splits, harness files) and
 /// plans the cells, before anything is recorded.
 async fn plan(args: &MatrixArgs) -> Result<MatrixConfig> {
@@ -292,6 +316,16 @@ async fn plan(args: &MatrixArgs) -> Result<MatrixConfig> {
                 Some(h.toml.clone()),
                 Some(h),
             ));
+            if args.decoding {
+                for (name, constrained, guided) in DECODINGS {
+                    variants.push((
+                        h.label.clone(),
+                        name.to_string(),
+                        Some(with_decoding(&h.toml, constrained, guided)?),
+                        Some(h),
+                    ));
+                }
+            }
             if args.ablate {
                 for (name, layers) in ABLATIONS {
                     variants.push((
@@ -343,6 +377,8 @@ async fn plan(args: &MatrixArgs) -> Result<MatrixConfig> {
         max_steps: args.max_steps,
         ablate: args.ablate,
         constrained: args.constrained,
+        guided: args.guided,
+        decoding: args.decoding,
         cells,
     })
 }
@@ -431,6 +467,7 @@ pub async fn run(args: MatrixArgs) -> Result<()> {
             concurrency: args.concurrency,
             max_steps: config.max_steps,
             constrained: config.constrained,
+            guided: config.guided,
         }
         .into();
         let run_id = match record.cells.get(&cell.key) {

@@ -41,6 +41,10 @@ pub(crate) struct RunConfig {
     /// Overrides the harness's `realization.constrained_decoding`.
     #[serde(default)]
     constrained: Option<bool>,
+    /// Overrides the harness's `realization.guided_decoding` (off only: on
+    /// is the harness's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    guided: Option<bool>,
 }
 
 impl RunConfig {
@@ -73,6 +77,7 @@ impl RunConfig {
             model_delay_ms: 0,
             env_options,
             constrained: None,
+            guided: None,
         }
     }
 }
@@ -90,6 +95,7 @@ pub(crate) struct CellRun {
     pub(crate) concurrency: u16,
     pub(crate) max_steps: Option<usize>,
     pub(crate) constrained: Option<bool>,
+    pub(crate) guided: Option<bool>,
 }
 
 impl From<CellRun> for RunConfig {
@@ -112,6 +118,7 @@ impl From<CellRun> for RunConfig {
                 ..EnvOptions::default()
             },
             constrained: cell.constrained,
+            guided: cell.guided,
         }
     }
 }
@@ -231,6 +238,7 @@ pub(crate) async fn new_config(args: &RunArgs) -> Result<RunConfig> {
         model_delay_ms: args.model_delay_ms,
         env_options,
         constrained: args.constrained,
+        guided: args.guided,
     };
     // Resolve the model before recording the run so a bad spec records nothing.
     registry::model(&config.model).await?;
@@ -318,6 +326,7 @@ pub(crate) async fn play_with(
         on_fault: harness.runtime.on_fault,
         observe_only: harness.observe_only,
         constrained_decoding: config.constrained,
+        guided_decoding: config.guided,
     };
     let layers: Arc<[Arc<dyn Layer>]> = Arc::from(lifeharness_layers::build(&compiled));
 

@@ -148,6 +148,12 @@ pub trait Environment: Send {
     fn state_version(&self) -> Option<u64> {
         None
     }
+
+    /// The commands that do something now, in the environment's own order,
+    /// where the environment has such a list (text worlds).
+    fn admissible_actions(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// What one of an environment's error texts means, for diagnosis.

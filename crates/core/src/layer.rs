@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, Observation};
+use crate::decoding::{ContextPolicy, DecodingGuide};
 use crate::env::{StateView, Task};
 use crate::failure::FailureKind;
 use crate::model::ModelTurn;
@@ -68,6 +69,8 @@ pub struct EpisodeView<'a> {
     pub state: Option<&'a dyn StateView>,
     /// The environment's state version now, if it offers one.
     pub state_version: Option<u64>,
+    /// The commands admissible now, where the environment lists them.
+    pub admissible: Option<&'a [String]>,
 }
 
 /// The verdict on an action, after the model speaks and before the environment.
@@ -192,6 +195,10 @@ pub enum VerdictKind {
     /// A layer could not check the action and the harness's fault policy
     /// (`allow_unchecked`) let it run anyway.
     Unchecked,
+    /// Decoding was guided (the message says how); recorded when the guide changes.
+    Guide,
+    /// Older turns were abbreviated to keep the prompt inside the context budget.
+    Trim,
 }
 
 /// One recorded verdict.
@@ -342,6 +349,17 @@ pub trait Layer: Send + Sync {
     /// Whether the model should be asked for schema-constrained tool calls.
     fn wants_constrained_decoding(&self) -> bool {
         false
+    }
+
+    /// Before a model turn: narrows what decoding may produce (see
+    /// [`DecodingGuide`]). Called only when decoding is guided.
+    fn guide(&self, _view: &EpisodeView<'_>, _guide: &mut DecodingGuide) -> Result<(), LayerError> {
+        Ok(())
+    }
+
+    /// The context budget this layer asks for, if any (the first layer's wins).
+    fn context_policy(&self) -> Option<ContextPolicy> {
+        None
     }
 
     /// After the environment's response: zero or more verdicts (none means continue).

@@ -9,6 +9,7 @@
 
 pub mod action;
 pub mod conformance;
+pub mod decoding;
 pub mod env;
 pub mod failure;
 pub mod hash;
@@ -24,6 +25,7 @@ pub mod tool;
 pub mod trajectory;
 
 pub use action::{Action, Observation, ObservationSource, StepOutcome};
+pub use decoding::{ArgGuide, ContextBudget, ContextPolicy, ContextWindow, DecodingGuide};
 pub use env::{
     EnvError, EnvInfo, Environment, EnvironmentFactory, ErrorMeaning, ForeignTask, JsonState,
     MatchQuality, ReferenceReplay, Reward, RewardComponent, StateView, Task, TaskMatch,

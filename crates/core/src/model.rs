@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::decoding::{ContextWindow, DecodingGuide};
 use crate::failure::FailureKind;
 use crate::message::Message;
 use crate::tool::{ToolCall, ToolSpec};
@@ -88,6 +89,10 @@ pub struct ChatRequest {
     /// Identifies the episode so a backend may keep state (a KV cache) between turns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// What decoding may produce this turn beyond the tool schemas (used
+    /// with `constrain_tool_calls`, by backends that can constrain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guide: Option<DecodingGuide>,
 }
 
 /// Describes a model backend for trajectories and reports.
@@ -163,4 +168,16 @@ pub trait Model: Send + Sync {
 
     /// Says the episode `session` is over so state kept for it can be dropped.
     fn end_session(&self, _session: &str) {}
+
+    /// The model's context window, if the backend knows it.
+    fn context_window(&self) -> Option<ContextWindow> {
+        None
+    }
+
+    /// The tokens the prompt of `request` takes, counted with the model's
+    /// own tokenizer over the prompt exactly as it would be sent (`None`:
+    /// the backend cannot count; callers then estimate).
+    async fn prompt_tokens(&self, _request: &ChatRequest) -> Option<usize> {
+        None
+    }
 }

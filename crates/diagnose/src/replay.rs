@@ -140,6 +140,7 @@ impl Replayer {
             max_steps: usize::MAX,
             state: self.env.state(),
             state_version: self.env.state_version(),
+            admissible: None,
         }
     }
 

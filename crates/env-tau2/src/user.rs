@@ -118,6 +118,7 @@ impl Simulator {
             constrain_tool_calls: false,
             seed: Some(self.seed),
             session: Some(self.session.clone()),
+            guide: None,
         };
         let turn = self.model.chat(&request).await.map_err(|e| e.to_string())?;
         let text = turn.text.filter(|t| !t.trim().is_empty());

@@ -142,6 +142,7 @@ pub fn runtime_config(harness: &Harness, factory: &dyn EnvironmentFactory) -> Ru
         on_fault: harness.runtime.on_fault,
         observe_only: harness.observe_only,
         constrained_decoding: None,
+        guided_decoding: None,
     }
 }
 

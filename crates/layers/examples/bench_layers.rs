@@ -116,6 +116,7 @@ async fn main() -> Result<()> {
                     max_steps: 30,
                     state: env.state(),
                     state_version: env.state_version(),
+                    admissible: None,
                 };
                 let started = Instant::now();
                 let cpu_started = cpu_time::ThreadTime::now();

@@ -12,9 +12,11 @@
 //!    results; repeats, cycles, error streaks, stagnation and budget warnings
 //!    answered with a nudge, then a directive, then a stop.
 //!
-//! [`build`] makes the stack a compiled harness file switches on.
+//! [`build`] makes the stack a compiled harness file switches on, plus the
+//! [`ContextLayer`] when the harness sets a context budget.
 
 mod canonical;
+mod context;
 mod contract;
 mod history;
 mod realization;
@@ -27,6 +29,7 @@ use lifeharness_core::Layer;
 use lifeharness_rules::CompiledHarness;
 
 pub use canonical::canonical_json;
+pub use context::ContextLayer;
 pub use contract::ContractLayer;
 pub use realization::{RealizationLayer, repair_json};
 pub use regulation::RegulationLayer;
@@ -47,6 +50,9 @@ pub fn build(harness: &Arc<CompiledHarness>) -> Vec<Arc<dyn Layer>> {
     }
     if switches.regulation {
         layers.push(Arc::new(RegulationLayer::new(Arc::clone(harness))));
+    }
+    if let Some(context) = ContextLayer::new(harness) {
+        layers.push(Arc::new(context));
     }
     layers
 }

@@ -91,6 +91,7 @@ fn first_request() -> ChatRequest {
         constrain_tool_calls: true,
         seed: Some(0),
         session: Some("bench".into()),
+        guide: None,
     }
 }
 

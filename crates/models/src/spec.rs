@@ -22,7 +22,7 @@ use lifeharness_core::{ChatRequest, Message, Model, ModelTurn};
 use crate::catalog;
 use crate::embedded::{EmbeddedConfig, EmbeddedModel};
 use crate::error::ModelsError;
-use crate::openai::{OpenAiConfig, OpenAiModel};
+use crate::openai::{GrammarParam, OpenAiConfig, OpenAiModel};
 use crate::pull::{self, PullOptions};
 use crate::scripted::ScriptedModel;
 
@@ -175,6 +175,21 @@ fn openai_config(
             "jitter_seed" => config.jitter_seed = num(spec, key, value)?,
             "response_format" => config.response_format = flag(spec, key, value)?,
             "text_mode" => config.text_mode = flag(spec, key, value)?,
+            "grammar" => {
+                config.grammar = match value.as_str() {
+                    "gbnf" | "llama.cpp" => Some(GrammarParam::Gbnf),
+                    "vllm" => Some(GrammarParam::Vllm),
+                    "off" | "none" => None,
+                    _ => {
+                        return Err(ModelsError::spec(
+                            spec,
+                            format!(
+                                "grammar={value}: expected gbnf (llama.cpp server), vllm or off"
+                            ),
+                        ));
+                    }
+                }
+            }
             _ => {
                 return Err(ModelsError::spec(
                     spec,
@@ -182,6 +197,12 @@ fn openai_config(
                 ));
             }
         }
+    }
+    if config.grammar.is_some() && !config.text_mode {
+        return Err(ModelsError::spec(
+            spec,
+            "grammar= constrains the text-mode protocol; add text_mode=on",
+        ));
     }
     Ok(config)
 }

@@ -214,6 +214,7 @@ pub fn parse_chat_request(body: &Value) -> Result<ParsedRequest, ProxyError> {
             constrain_tool_calls: constrain,
             seed,
             session,
+            guide: None,
         },
         model: obj.get("model").and_then(Value::as_str).map(str::to_string),
     })

@@ -20,8 +20,8 @@ pub mod stats;
 
 pub use facts::{EpisodeFacts, FACTS_VERSION, LoadCounts};
 pub use report::{
-    ABLATIONS, AblationGroup, Cell, CellSpec, Comparison, FULL_VARIANT, NULL_HARNESS, Report,
-    Tally, assemble, build,
+    ABLATIONS, AblationGroup, Cell, CellSpec, Comparison, DECODINGS, FULL_VARIANT, NULL_HARNESS,
+    Report, Tally, assemble, build,
 };
 
 /// A report failure.

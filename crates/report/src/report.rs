@@ -554,14 +554,24 @@ pub const ABLATIONS: [(&str, [bool; 4]); 8] = [
     ("no regulation", [true, true, true, false]),
 ];
 
+/// Decoding variants (`matrix --decoding`): name, constrained, guided. The
+/// harness as written is the full variant.
+pub const DECODINGS: [(&str, bool, bool); 2] = [
+    ("schema-only decoding", true, false),
+    ("free decoding", false, false),
+];
+
 fn variant_order(variant: &str) -> usize {
     if variant == FULL_VARIANT {
         return 0;
     }
+    if let Some(i) = DECODINGS.iter().position(|(name, ..)| *name == variant) {
+        return i + 1;
+    }
     ABLATIONS
         .iter()
         .position(|(name, _)| *name == variant)
-        .map_or(usize::MAX, |i| i + 1)
+        .map_or(usize::MAX, |i| i + 1 + DECODINGS.len())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::expr::{Expr, Functions, Scope, StatePath, Template};
 use crate::harness::{Harness, HarnessError};
 use crate::lazy::Json;
-use crate::spec::{ArgFormat, Expect, RuleExample, RuleKind};
+use crate::spec::{ArgFormat, Expect, Grounded, RuleExample, RuleKind};
 
 /// An earlier executed call, as rules see it (borrowed from the episode's
 /// history where it can be).
@@ -82,6 +82,7 @@ struct Constraint {
     minimum: Option<f64>,
     maximum: Option<f64>,
     format: Option<ArgFormat>,
+    grounded: Option<Grounded>,
     message: Option<Template>,
 }
 
@@ -223,11 +224,12 @@ impl CompiledHarness {
                 && c.minimum.is_none()
                 && c.maximum.is_none()
                 && c.format.is_none()
+                && c.grounded.is_none()
             {
                 return Err(invalid(
                     origin,
                     format!(
-                        "{}: the constraint constrains nothing (give enum, pattern, minimum, maximum or format)",
+                        "{}: the constraint constrains nothing (give enum, pattern, minimum, maximum, format or grounded)",
                         here("arg")
                     ),
                 ));
@@ -242,6 +244,7 @@ impl CompiledHarness {
                 minimum: c.minimum,
                 maximum: c.maximum,
                 format: c.format,
+                grounded: c.grounded,
                 message,
             });
         }
@@ -341,9 +344,13 @@ impl CompiledHarness {
     /// Whether judging or annotating a call to `tool` reads the results of
     /// earlier calls (ordering rules read only their tools and arguments).
     pub fn needs_history_results(&self, tool: &str) -> bool {
-        self.preconditions
+        self.constraints
             .iter()
-            .any(|p| p.reads.has(Reads::HISTORY) && applies(&p.tools, tool))
+            .any(|c| c.grounded == Some(Grounded::Enforce) && c.tool == tool)
+            || self
+                .preconditions
+                .iter()
+                .any(|p| p.reads.has(Reads::HISTORY) && applies(&p.tools, tool))
             || self.annotations_need_history(tool)
     }
 
@@ -391,7 +398,12 @@ impl CompiledHarness {
                 _ => vec![value],
             };
             for v in values {
-                if let Some(problem) = constraint_problem(c, v) {
+                let problem = constraint_problem(c, v).or_else(|| {
+                    (c.grounded == Some(Grounded::Enforce) && !grounded_in(v, input)).then(|| {
+                        "must be a value that appears in the task or in an earlier result; take it from there, do not make one up".to_string()
+                    })
+                });
+                if let Some(problem) = problem {
                     let message = match &c.message {
                         Some(t) => {
                             let data = CallData::new(input, Reads::ALL, None);
@@ -415,6 +427,135 @@ impl CompiledHarness {
             }
         }
         Ok(None)
+    }
+
+    /// Schema fragments that carry this harness's contract constraints into
+    /// decoding, with grounded arguments limited to the values seen in
+    /// `sources` (the task text first, then earlier calls and results, oldest
+    /// first). Returns (tool, argument as written, fragment, rule id).
+    pub fn decoding_fragments<'s>(
+        &self,
+        sources: impl Iterator<Item = &'s str> + Clone,
+    ) -> Vec<(String, String, Value, String)> {
+        let mut out = Vec::new();
+        for c in &self.constraints {
+            let mut schema = serde_json::Map::new();
+            if let Some(options) = &c.one_of {
+                schema.insert("enum".into(), Value::Array(options.clone()));
+            } else if c.grounded.is_some() {
+                let mut seen: Vec<String> = Vec::new();
+                let mut push = |value: &str| {
+                    let accepted = c.pattern.as_ref().is_none_or(|p| p.is_match(value));
+                    if accepted && !seen.iter().any(|s| s == value) {
+                        seen.push(value.to_string());
+                    }
+                };
+                for text in sources.clone() {
+                    match &c.pattern {
+                        Some(p) => {
+                            let loose = loosen(p.as_str());
+                            match Regex::new(&loose) {
+                                Ok(r) => r.find_iter(text).for_each(|m| push(m.as_str())),
+                                Err(_) => id_like_tokens(text).for_each(&mut push),
+                            }
+                        }
+                        None => id_like_tokens(text).for_each(&mut push),
+                    }
+                }
+                if seen.len() > MAX_GROUNDED_VALUES {
+                    // The latest values are the ones the episode is working on.
+                    seen.drain(..seen.len() - MAX_GROUNDED_VALUES);
+                }
+                schema.insert(
+                    "enum".into(),
+                    Value::Array(seen.into_iter().map(Value::String).collect()),
+                );
+            }
+            if let Some(p) = &c.pattern
+                && !schema.contains_key("enum")
+            {
+                schema.insert("pattern".into(), Value::String(p.as_str().to_string()));
+            }
+            match c.format {
+                Some(ArgFormat::NonEmpty) => {
+                    schema.insert("minLength".into(), Value::from(1));
+                    schema.insert("minItems".into(), Value::from(1));
+                }
+                Some(ArgFormat::Date) if !schema.contains_key("enum") => {
+                    schema.insert(
+                        "pattern".into(),
+                        Value::String("^[0-9]{4}-[0-9]{2}-[0-9]{2}$".into()),
+                    );
+                }
+                Some(ArgFormat::Email) if !schema.contains_key("enum") => {
+                    schema.insert(
+                        "pattern".into(),
+                        Value::String("^[^@ ]+@[^@ ]+[.][^@ ]+$".into()),
+                    );
+                }
+                _ => {}
+            }
+            if schema.is_empty() {
+                continue;
+            }
+            let arg = if c.each {
+                format!("{}[]", c.arg)
+            } else {
+                c.arg.clone()
+            };
+            out.push((c.tool.clone(), arg, Value::Object(schema), c.id.clone()));
+        }
+        out
+    }
+
+    /// The ordering rules as (rule id, tools constrained, tools that must
+    /// have succeeded first), for decoding.
+    pub fn ordering_rules(&self) -> impl Iterator<Item = (&str, &[String], &[String])> {
+        self.ordering
+            .iter()
+            .map(|o| (o.id.as_str(), o.tools.as_slice(), o.after.as_slice()))
+    }
+
+    /// The argument and field names the rules refer to (kept whole when a
+    /// context budget abbreviates older results).
+    pub fn referenced_fields(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |name: &str| {
+            let name = name.trim_end_matches("[]");
+            if !name.is_empty() && !out.iter().any(|o| o == name) {
+                out.push(name.to_string());
+            }
+        };
+        for c in &self.constraints {
+            add(&c.arg);
+        }
+        for o in &self.ordering {
+            if let Some(a) = &o.same_arg {
+                add(a);
+            }
+        }
+        let field = Regex::new(r"(?:args|result|past)\.([A-Za-z_][A-Za-z0-9_]*)").ok();
+        let texts = self
+            .harness
+            .realization
+            .rules
+            .iter()
+            .flat_map(|p| p.when.iter().chain(std::iter::once(&p.require)))
+            .chain(
+                self.harness
+                    .regulation
+                    .annotations
+                    .iter()
+                    .flat_map(|a| a.when.iter()),
+            );
+        if let Some(field) = field {
+            for text in texts {
+                for cap in field.captures_iter(text) {
+                    add(&cap[1]);
+                }
+            }
+        }
+        out
     }
 
     /// The first ordering rule `input` breaks.
@@ -939,6 +1080,33 @@ impl Lookups {
     }
 }
 
+/// Whether `v` appears in the task or an earlier call of `input`.
+fn grounded_in(v: &Value, input: &CallInput<'_>) -> bool {
+    let Some(text) = v.as_str().map(str::trim) else {
+        return false;
+    };
+    if text.is_empty() {
+        return false;
+    }
+    input.instruction.contains(text)
+        || input.history.iter().any(|past| {
+            past.result.as_str().is_some_and(|r| r.contains(text))
+                || past.result.to_string().contains(text)
+                || past.args.to_string().contains(text)
+        })
+}
+
+/// Id-like tokens of `text`: runs of letters, digits and `_#@.-:/` of 3 to
+/// 64 characters holding a digit (trailing punctuation trimmed), in order.
+pub fn id_like_tokens(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || "_#@.-:/".contains(c)))
+        .map(|t| t.trim_end_matches(['.', ':', '/', '-']))
+        .filter(|t| (3..=64).contains(&t.len()) && t.bytes().any(|b| b.is_ascii_digit()))
+}
+
+/// At most this many grounded values are offered to decoding per argument.
+pub const MAX_GROUNDED_VALUES: usize = 64;
+
 fn constraint_problem(c: &Constraint, v: &Value) -> Option<String> {
     if let Some(options) = &c.one_of
         && !options.contains(v)
@@ -995,6 +1163,13 @@ fn constraint_problem(c: &Constraint, v: &Value) -> Option<String> {
         }
         None => None,
     }
+}
+
+/// An anchored pattern made unanchored, to find its matches inside text.
+fn loosen(pattern: &str) -> String {
+    let inner = pattern.strip_prefix('^').unwrap_or(pattern);
+    let inner = inner.strip_suffix('$').unwrap_or(inner);
+    format!("(?:{inner})")
 }
 
 fn invalid(origin: &str, message: String) -> HarnessError {

@@ -6,7 +6,9 @@ use std::path::Path;
 use lifeharness_core::{BlockPolicy, FaultPolicy, HarnessInfo, hash::sha256_hex};
 use schemars::JsonSchema;
 
-use crate::spec::{ContractSpec, LayerSwitches, RealizationSpec, RegulationSpec, SkillsSpec};
+use crate::spec::{
+    ContextSpec, ContractSpec, LayerSwitches, RealizationSpec, RegulationSpec, SkillsSpec,
+};
 use serde::{Deserialize, Serialize};
 
 /// The format version this build reads and writes.
@@ -37,6 +39,10 @@ impl Default for RuntimeSettings {
             on_fault: FaultPolicy::EndEpisode,
         }
     }
+}
+
+fn is_default_context(context: &ContextSpec) -> bool {
+    *context == ContextSpec::default()
 }
 
 /// A harness file.
@@ -74,6 +80,9 @@ pub struct Harness {
     /// Layer 4: trajectory regulation.
     #[serde(default)]
     pub regulation: RegulationSpec,
+    /// The context budget (prompts kept inside the model's window).
+    #[serde(default, skip_serializing_if = "is_default_context")]
+    pub context: ContextSpec,
     /// Where an evolved harness came from (absent for hand-written ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<Lineage>,
@@ -175,6 +184,7 @@ impl Harness {
             skills: SkillsSpec::default(),
             realization: RealizationSpec::default(),
             regulation: RegulationSpec::default(),
+            context: ContextSpec::default(),
             lineage: None,
             provenance: BTreeMap::new(),
         }

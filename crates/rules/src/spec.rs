@@ -170,12 +170,30 @@ pub struct ArgConstraint {
     /// A value format.
     #[serde(default)]
     pub format: Option<ArgFormat>,
+    /// The value must already have appeared in the task or in an earlier
+    /// call or result of the episode (an id the model cannot make up).
+    /// Guided decoding limits the argument to the id-like values seen so far
+    /// (those matching `pattern`, when one is given); `enforce` also blocks
+    /// an ungrounded value in realization, `decode` only guides decoding
+    /// (for arguments whose benchmark gold lists skip the lookups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grounded: Option<Grounded>,
     /// The correction shown when violated (a template; a generated one otherwise).
     #[serde(default)]
     pub message: Option<String>,
     /// Calls that must and must not match.
     #[serde(default)]
     pub examples: Vec<RuleExample>,
+}
+
+/// How a grounded argument is held to the values seen so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Grounded {
+    /// Guided decoding offers only the values seen; realization does not block.
+    Decode,
+    /// Guided decoding offers only the values seen, and realization blocks others.
+    Enforce,
 }
 
 /// Tool B only after a successful tool A in this episode.
@@ -301,6 +319,12 @@ pub struct RealizationSpec {
     pub contract: bool,
     /// Ask the model backend for schema-constrained tool calls.
     pub constrained_decoding: bool,
+    /// With constrained decoding, build each turn's grammar from the harness
+    /// too: contract constraints, grounded arguments, ordering (tools not yet
+    /// allowed are left out) and admissible commands. Realization still
+    /// checks every action.
+    #[serde(default = "yes")]
+    pub guided_decoding: bool,
     /// Preconditions.
     pub rules: Vec<Precondition>,
 }
@@ -314,6 +338,7 @@ impl Default for RealizationSpec {
             schema: true,
             contract: true,
             constrained_decoding: false,
+            guided_decoding: true,
             rules: Vec::new(),
         }
     }
@@ -371,6 +396,87 @@ impl Default for RegulationSpec {
             budget_warning_fraction: 0.8,
             escalate: true,
             annotations: Vec::new(),
+        }
+    }
+}
+
+/// How large a prompt may grow (`budget`): `"off"`, `"auto"` (the model's
+/// window less its reply) or a token count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BudgetSetting {
+    /// No budget: prompts grow until the backend refuses them.
+    #[default]
+    Off,
+    /// The model's context window less the tokens of one reply.
+    Auto,
+    /// At most this many prompt tokens (and never more than `auto`).
+    Tokens(usize),
+}
+
+impl Serialize for BudgetSetting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Off => s.serialize_str("off"),
+            Self::Auto => s.serialize_str("auto"),
+            Self::Tokens(n) => s.serialize_u64(*n as u64),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BudgetSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Number(u64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(t) if t == "off" => Ok(Self::Off),
+            Raw::Text(t) if t == "auto" => Ok(Self::Auto),
+            Raw::Number(n) if n >= 64 => Ok(Self::Tokens(n as usize)),
+            Raw::Number(n) => Err(serde::de::Error::custom(format!(
+                "context.budget {n} is too small (at least 64 tokens)"
+            ))),
+            Raw::Text(t) => Err(serde::de::Error::custom(format!(
+                "context.budget '{t}' is not \"off\", \"auto\" or a token count"
+            ))),
+        }
+    }
+}
+
+fn budget_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "\"off\", \"auto\" or a token count (at least 64)",
+        "anyOf": [
+            {"type": "string", "enum": ["off", "auto"]},
+            {"type": "integer", "minimum": 64}
+        ],
+        "default": "off"
+    })
+}
+
+/// The context budget: keeps every prompt inside the model's window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContextSpec {
+    /// `"off"`, `"auto"` or a token count. Counted with the model's own
+    /// tokenizer where the backend offers one (embedded), else estimated.
+    #[schemars(schema_with = "budget_schema")]
+    pub budget: BudgetSetting,
+    /// The last this-many model turns, with their results, stay whole.
+    pub keep_last_turns: usize,
+    /// Fields of JSON tool results kept when older results are abbreviated
+    /// (ids, fields the rules name and values in the task are kept anyway).
+    pub keep_fields: Vec<String>,
+}
+
+impl Default for ContextSpec {
+    fn default() -> Self {
+        Self {
+            budget: BudgetSetting::Off,
+            keep_last_turns: 2,
+            keep_fields: Vec::new(),
         }
     }
 }

@@ -21,6 +21,11 @@ pub struct RuntimeConfig {
     /// layers want; `None`: when a layer wants it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constrained_decoding: Option<bool>,
+    /// With constrained decoding, build each turn's grammar from the harness
+    /// too (`Some`), whatever the harness says; `None`: the harness's
+    /// `realization.guided_decoding`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guided_decoding: Option<bool>,
 }
 
 impl Default for RuntimeConfig {
@@ -32,6 +37,7 @@ impl Default for RuntimeConfig {
             on_fault: FaultPolicy::EndEpisode,
             observe_only: false,
             constrained_decoding: None,
+            guided_decoding: None,
         }
     }
 }

@@ -1,13 +1,14 @@
 //! One episode: the loop model -> layers -> environment -> trajectory.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use lifeharness_core::{
-    Action, ActionRecord, ChatRequest, EnvError, EnvInfo, Environment, EpisodeEnd, EpisodeHeader,
-    EpisodeSetup, EpisodeView, ExitStatus, FailureKind, HarnessInfo, HistoryEntry, HookPoint,
-    Layer, LayerEvent, Message, Model, ModelTurn, ObservationSource, Reward, SinkError, Step, Task,
-    TrajectorySink, Usage, VerdictKind,
+    Action, ActionRecord, ChatRequest, ContextPolicy, DecodingGuide, EnvError, EnvInfo,
+    Environment, EpisodeEnd, EpisodeHeader, EpisodeSetup, EpisodeView, ExitStatus, FailureKind,
+    HarnessInfo, HistoryEntry, HookPoint, Layer, LayerEvent, Message, Model, ModelTurn,
+    ObservationSource, Reward, SinkError, Step, Task, TrajectorySink, Usage, VerdictKind,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span};
@@ -86,6 +87,21 @@ struct Run<'a> {
     latency_ms: f64,
     consecutive_blocks: usize,
     steps: usize,
+    /// Whether each turn's decoding is guided by the layers.
+    guided: bool,
+    /// The summary of the last recorded guide (a guide event is recorded
+    /// when it changes).
+    last_guide: Option<String>,
+    /// The context budget, if the harness sets one.
+    policy: Option<ContextPolicy>,
+    /// The prompt budget in tokens (from the policy and the model's window).
+    budget: Option<usize>,
+    /// Sticky abbreviations of older tool results (message index -> text).
+    trims: BTreeMap<usize, String>,
+    /// The commands the environment admits now, where it lists them.
+    admissible: Option<Vec<String>>,
+    /// Events of the coming turn recorded before it (guide, context).
+    pending: Vec<LayerEvent>,
 }
 
 /// How one step ended.
@@ -199,6 +215,26 @@ async fn play(
         Some(forced) => forced,
         None => layers.iter().any(|l| l.wants_constrained_decoding()) && !spec.config.observe_only,
     };
+    let guided = constrain_tool_calls
+        && !spec.config.observe_only
+        && spec.config.guided_decoding.unwrap_or(true);
+    let policy = if spec.config.observe_only {
+        None
+    } else {
+        layers.iter().find_map(|l| l.context_policy())
+    };
+    let budget = policy
+        .as_ref()
+        .and_then(|p| crate::fit::budget_of(p, model.context_window()));
+    let mut pending = Vec::new();
+    if policy.is_some() && budget.is_none() {
+        let mut event = LayerEvent::new("context", HookPoint::Runtime, VerdictKind::Trim);
+        event.rule_id = Some(crate::fit::RULE.to_string());
+        event.message = Some(
+            "context budget 'auto' is off: the backend does not say its window; give the harness a token budget".to_string(),
+        );
+        pending.push(event);
+    }
     let mut run = Run {
         spec,
         layers,
@@ -210,6 +246,7 @@ async fn play(
             constrain_tool_calls,
             seed: None,
             session: Some(spec.episode_id.clone()),
+            guide: None,
         },
         history: Vec::new(),
         past_events: events,
@@ -217,6 +254,13 @@ async fn play(
         latency_ms: 0.0,
         consecutive_blocks: 0,
         steps: 0,
+        guided,
+        last_guide: None,
+        policy,
+        budget,
+        trims: BTreeMap::new(),
+        admissible: None,
+        pending,
     };
     run.play(model, cancel).await
 }
@@ -232,13 +276,34 @@ impl Run<'_> {
                 return Ok(EpisodeOutcome::Interrupted { steps: self.steps });
             }
             self.request.seed = Some(self.spec.seed.wrapping_add(index as u64));
+            self.admissible = self.env.admissible_actions();
+            if self.guided {
+                self.guide(index);
+            }
+            let fitted = match (&self.policy, self.budget) {
+                (Some(policy), Some(budget)) => {
+                    let fitted = crate::fit::fit(
+                        model,
+                        &self.request,
+                        policy,
+                        budget,
+                        &self.spec.task.instruction,
+                        &mut self.trims,
+                    )
+                    .await;
+                    self.pending.extend(fitted.event);
+                    Some(fitted.request)
+                }
+                _ => None,
+            };
+            let prompt = fitted.as_ref().unwrap_or(&self.request);
             let started = Instant::now();
             let reply = tokio::select! {
                 biased;
                 () = cancel.cancelled() => {
                     return Ok(EpisodeOutcome::Interrupted { steps: self.steps });
                 }
-                reply = model.chat(&self.request) => reply,
+                reply = model.chat(prompt) => reply,
             };
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             let end = match reply {
@@ -258,7 +323,7 @@ impl Run<'_> {
                         model_error: Some(err.clone()),
                         actions: Vec::new(),
                         injected: Vec::new(),
-                        events: Vec::new(),
+                        events: std::mem::take(&mut self.pending),
                     };
                     self.record(step).await?;
                     StepEnd::Exit(ExitStatus::Error, Some(err.failure_kind()), err.to_string())
@@ -279,6 +344,51 @@ impl Run<'_> {
             reason,
         )))
         .await
+    }
+
+    /// Asks the layers for this turn's decoding guide and records it when it changed.
+    fn guide(&mut self, index: usize) {
+        let mut guide = DecodingGuide::default();
+        let mut fault = None;
+        {
+            let view = EpisodeView {
+                task: &self.spec.task,
+                tools: &self.request.tools,
+                history: &self.history,
+                events: &self.past_events,
+                step: index,
+                max_steps: self.spec.config.max_steps,
+                state: self.env.state(),
+                state_version: self.env.state_version(),
+                admissible: self.admissible.as_deref(),
+            };
+            for layer in self.layers {
+                if let Err(err) = layer.guide(&view, &mut guide) {
+                    // Decoding falls back to the schemas; realization still
+                    // checks every action, so nothing unchecked runs.
+                    fault = Some((layer.name().to_string(), err.0));
+                    guide = DecodingGuide::default();
+                    break;
+                }
+            }
+        }
+        if let Some((layer, message)) = fault {
+            let mut event = LayerEvent::new(layer.as_str(), HookPoint::Runtime, VerdictKind::Fault);
+            event.rule_id = Some(crate::stack::fault_rule(&layer));
+            event.message = Some(format!(
+                "decoding guide failed, schema-only this turn: {message}"
+            ));
+            self.pending.push(event);
+        }
+        let summary = guide.summary();
+        if !guide.is_empty() && self.last_guide.as_deref() != Some(summary.as_str()) {
+            let mut event = LayerEvent::new("decoding", HookPoint::Runtime, VerdictKind::Guide);
+            event.rule_id = Some("decoding/guide".to_string());
+            event.message = Some(summary.clone());
+            self.pending.push(event);
+        }
+        self.last_guide = Some(summary);
+        self.request.guide = (!guide.is_empty()).then_some(guide);
     }
 
     async fn record(&mut self, step: Step) -> Result<(), RuntimeError> {
@@ -310,7 +420,7 @@ impl Run<'_> {
             model_error: None,
             actions: Vec::new(),
             injected: Vec::new(),
-            events: Vec::new(),
+            events: std::mem::take(&mut self.pending),
         };
         let mut after = Vec::new();
         let mut end = StepEnd::Continue;
@@ -328,6 +438,7 @@ impl Run<'_> {
                     max_steps: self.spec.config.max_steps,
                     state: self.env.state(),
                     state_version: self.env.state_version(),
+                    admissible: self.admissible.as_deref(),
                 };
                 let observe_only = self.spec.config.observe_only;
                 judge_action(
@@ -546,6 +657,7 @@ impl Run<'_> {
                 max_steps: self.spec.config.max_steps,
                 state: self.env.state(),
                 state_version: self.env.state_version(),
+                admissible: self.admissible.as_deref(),
             };
             let observe_only = self.spec.config.observe_only;
             judge_feedback(

@@ -10,6 +10,7 @@
 
 mod config;
 mod episode;
+mod fit;
 mod many;
 mod stack;
 

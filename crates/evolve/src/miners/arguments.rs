@@ -58,6 +58,7 @@ pub(super) fn argument_constraints(input: &MineInput<'_>) -> Vec<Candidate> {
                     minimum: None,
                     maximum: None,
                     format: Some(ArgFormat::NonEmpty),
+                    grounded: None,
                     message: Some(format!("{arg} is empty: {tool} needs a value for it.")),
                     examples: vec![
                         example(empties[0], Expect::Block, "rejected by the environment", false),
@@ -105,6 +106,7 @@ pub(super) fn argument_constraints(input: &MineInput<'_>) -> Vec<Candidate> {
                         minimum: None,
                         maximum: None,
                         format: None,
+                        grounded: None,
                         message: Some(format!(
                             "'{{value}}' is not a valid {arg} for {tool}: it must be {description}. Copy it exactly as the task or an earlier result gives it."
                         )),
@@ -152,6 +154,7 @@ pub(super) fn argument_constraints(input: &MineInput<'_>) -> Vec<Candidate> {
                         minimum: None,
                         maximum: None,
                         format: None,
+                        grounded: None,
                         message: Some(format!(
                             "{arg} must be exactly one of {} (got '{{value}}').",
                             list.join(", ")

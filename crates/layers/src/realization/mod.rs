@@ -12,8 +12,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use lifeharness_core::{
-    Action, ActionVerdict, EpisodeView, FailureKind, Layer, LayerError, ModelTurn, ParsedArgs,
-    ToolCall, ToolSpec,
+    Action, ActionVerdict, ArgGuide, DecodingGuide, EpisodeView, FailureKind, Layer, LayerError,
+    ModelTurn, ParsedArgs, ToolCall, ToolSpec,
 };
 use lifeharness_rules::{CallInput, CompiledHarness, Violation};
 use serde_json::{Value, json};
@@ -169,6 +169,55 @@ impl Layer for RealizationLayer {
 
     fn wants_constrained_decoding(&self) -> bool {
         self.harness.harness.realization.constrained_decoding
+    }
+
+    fn guide(&self, view: &EpisodeView<'_>, guide: &mut DecodingGuide) -> Result<(), LayerError> {
+        let spec = &self.harness.harness.realization;
+        if !spec.guided_decoding {
+            return Ok(());
+        }
+        if let Some(admissible) = view.admissible {
+            guide.texts = Some(admissible.to_vec());
+        }
+        if !spec.contract {
+            return Ok(());
+        }
+        let offered: Vec<String> = view.tools.iter().map(|t| t.name.clone()).collect();
+        for (rule_id, tools, after) in self.harness.ordering_rules() {
+            let satisfied = view.history.iter().any(|entry| match &entry.action {
+                Action::ToolCall(call) => {
+                    after.contains(&call.name)
+                        && entry.observation.as_ref().is_some_and(|o| !o.is_error)
+                }
+                _ => false,
+            });
+            if !satisfied {
+                for tool in tools {
+                    guide.exclude(&offered, tool, rule_id);
+                }
+            }
+        }
+        let sources = std::iter::once(view.task.instruction.as_str()).chain(
+            view.history.iter().flat_map(|entry| {
+                let args = match &entry.action {
+                    Action::ToolCall(call) => Some(call.arguments_raw.as_str()),
+                    _ => None,
+                };
+                args.into_iter()
+                    .chain(entry.observation.iter().map(|o| &*o.content))
+            }),
+        );
+        for (tool, arg, schema, rule_id) in self.harness.decoding_fragments(sources) {
+            if offered.contains(&tool) && guide.allows(&tool) {
+                guide.args.push(ArgGuide {
+                    tool,
+                    arg,
+                    schema,
+                    rule_id,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn after_turn(

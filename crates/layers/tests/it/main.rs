@@ -121,6 +121,7 @@ impl View {
             max_steps: 30,
             state: Some(&self.state),
             state_version: Some(0),
+            admissible: None,
         }
     }
     fn executed(&mut self, action: Action, content: &str, is_error: bool) {
@@ -586,4 +587,146 @@ async fn the_harness_turns_a_failing_episode_into_a_success() {
         .map(|e| e.rule_id.clone().unwrap())
         .collect();
     assert_eq!(blocked, vec!["realization/schema", "read-before-submit"]);
+}
+
+const GROUNDED: &str = r#"
+format_version = 1
+name = "grounded-test"
+
+[[contract.constraints]]
+id = "get-key-grounded"
+tool = "get"
+arg = "key"
+grounded = "enforce"
+
+[[contract.constraints]]
+id = "set-key-pattern"
+tool = "set"
+arg = "key"
+pattern = "^k[0-9]+$"
+grounded = "decode"
+
+[[contract.constraints]]
+id = "set-value-non-empty"
+tool = "set"
+arg = "value"
+format = "non_empty"
+
+[[contract.ordering]]
+id = "read-before-submit"
+tools = ["submit"]
+after = ["get"]
+"#;
+
+#[test]
+fn the_guide_carries_grounded_values_ordering_and_constraints() {
+    let layer = RealizationLayer::new(harness(GROUNDED));
+    let mut view = View::new();
+    view.task.instruction = "Copy k11 into k22, then submit.".into();
+    let mut guide = lifeharness_core::DecodingGuide::default();
+    layer.guide(&view.view(), &mut guide).unwrap();
+    assert!(!guide.allows("submit") && guide.allows("get"));
+    let enum_of = |guide: &lifeharness_core::DecodingGuide, id: &str| {
+        guide
+            .args
+            .iter()
+            .find(|a| a.rule_id == id)
+            .map(|a| a.schema.clone())
+    };
+    assert_eq!(
+        enum_of(&guide, "get-key-grounded"),
+        Some(json!({"enum": ["k11", "k22"]}))
+    );
+    assert_eq!(
+        enum_of(&guide, "set-key-pattern"),
+        Some(json!({"enum": ["k11", "k22"]}))
+    );
+    assert_eq!(
+        enum_of(&guide, "set-value-non-empty"),
+        Some(json!({"minLength": 1, "minItems": 1}))
+    );
+    // A result brings new values; a successful get lifts the ordering.
+    view.executed(
+        call("get", r#"{"key":"k11"}"#),
+        r#"{"value":"v7x","next":"k303"}"#,
+        false,
+    );
+    let mut guide = lifeharness_core::DecodingGuide::default();
+    layer.guide(&view.view(), &mut guide).unwrap();
+    assert!(guide.allows("submit"));
+    assert_eq!(
+        enum_of(&guide, "get-key-grounded"),
+        Some(json!({"enum": ["k11", "k22", "v7x", "k303"]}))
+    );
+    // The pattern keeps only values of its shape.
+    assert_eq!(
+        enum_of(&guide, "set-key-pattern"),
+        Some(json!({"enum": ["k11", "k22", "k303"]}))
+    );
+    // Realization blocks an enforced ungrounded value, not a decode-only one.
+    let turn = ModelTurn::default();
+    let (rule, kind, text) =
+        correction(judge(&layer, &view, &turn, &call("get", r#"{"key":"k9"}"#)));
+    assert_eq!(
+        (rule.as_str(), kind),
+        ("get-key-grounded", FailureKind::ContractViolation)
+    );
+    assert!(
+        text.contains("appears in the task or in an earlier result"),
+        "{text}"
+    );
+    assert_eq!(
+        judge(&layer, &view, &turn, &call("get", r#"{"key":"k303"}"#)),
+        ActionVerdict::Allow
+    );
+    assert_eq!(
+        judge(
+            &layer,
+            &view,
+            &turn,
+            &call("set", r#"{"key":"k9","value":"x"}"#)
+        ),
+        ActionVerdict::Allow
+    );
+}
+
+#[test]
+fn guided_decoding_off_or_realization_contract_off_gives_no_guide() {
+    let text = format!("{GROUNDED}\n[realization]\nguided_decoding = false\n");
+    let layer = RealizationLayer::new(harness(&text));
+    let view = View::new();
+    let mut guide = lifeharness_core::DecodingGuide::default();
+    layer.guide(&view.view(), &mut guide).unwrap();
+    assert!(guide.is_empty());
+}
+
+#[test]
+fn a_context_budget_in_the_harness_adds_the_context_layer() {
+    let text = format!("{TOY}\n[context]\nbudget = 2000\nkeep_fields = [\"color\"]\n");
+    let layers = build(&harness(&text));
+    let policy = layers
+        .iter()
+        .find_map(|l| l.context_policy())
+        .expect("a context policy");
+    assert_eq!(policy.budget, lifeharness_core::ContextBudget::Tokens(2000));
+    // The fields the rules name are kept besides the ones listed.
+    assert_eq!(
+        policy.keep_fields,
+        vec!["color".to_string(), "key".to_string(), "value".to_string()]
+    );
+    assert!(
+        build(&harness(TOY))
+            .iter()
+            .all(|l| l.context_policy().is_none())
+    );
+    for bad in ["budget = 10", "budget = \"half\"", "budget = -1"] {
+        let err = Harness::compile_toml(&format!("{TOY}\n[context]\n{bad}\n"), "bad.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("budget") || err.contains("context"),
+            "{bad}: {err}"
+        );
+    }
 }

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use lifeharness_core::{
-    ChatRequest, Model, ModelError, ModelErrorKind, ModelInfo, ModelTurn, Usage,
+    ChatRequest, ContextWindow, Model, ModelError, ModelErrorKind, ModelInfo, ModelTurn, Usage,
 };
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -105,6 +105,11 @@ pub(crate) enum Job {
         text: String,
         params: GenParams,
         reply: oneshot::Sender<Result<(String, TurnStats), ModelError>>,
+    },
+    /// The prompt tokens of a chat, counted without generating.
+    Count {
+        messages: Vec<textmode::PlainMessage>,
+        reply: oneshot::Sender<Result<usize, ModelError>>,
     },
     End(String),
 }
@@ -201,8 +206,12 @@ impl EmbeddedModel {
         let messages = textmode::to_plain_messages(&request.messages, &request.tools)
             .map_err(|e| ModelError::new(ModelErrorKind::Internal, e.to_string()))?;
         let mut grammar_text = None;
-        if request.constrain_tool_calls && !request.tools.is_empty() {
-            match grammar::tool_call_grammar(&request.tools) {
+        let texts_only = request
+            .guide
+            .as_ref()
+            .is_some_and(|g| g.texts.as_ref().is_some_and(|t| !t.is_empty()));
+        if request.constrain_tool_calls && (!request.tools.is_empty() || texts_only) {
+            match grammar::guided_grammar(&request.tools, request.guide.as_ref()) {
                 Ok(built) => {
                     if !built.notes.is_empty() {
                         self.note(format!("grammar widened: {}", built.notes.join("; ")));
@@ -298,6 +307,7 @@ impl Model for EmbeddedModel {
                 "seed": self.config.seed,
                 "stop": self.config.stop,
                 "constrained_tool_calls": "gbnf",
+                "guided_decoding": "gbnf",
                 "notes": Value::from(notes),
             }),
         }
@@ -305,6 +315,20 @@ impl Model for EmbeddedModel {
 
     async fn chat(&self, request: &ChatRequest) -> Result<ModelTurn, ModelError> {
         self.chat_with_stats(request).await.map(|(turn, _)| turn)
+    }
+
+    fn context_window(&self) -> Option<ContextWindow> {
+        Some(ContextWindow {
+            tokens: self.config.n_ctx as usize,
+            reply_tokens: self.config.max_tokens as usize,
+        })
+    }
+
+    async fn prompt_tokens(&self, request: &ChatRequest) -> Option<usize> {
+        let messages = textmode::to_plain_messages(&request.messages, &request.tools).ok()?;
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Count { messages, reply }).await.ok()?;
+        answer.await.ok()?.ok()
     }
 
     fn end_session(&self, session: &str) {

@@ -118,6 +118,11 @@ fn run(
                 });
                 let _ = reply.send(result);
             }
+            Job::Count { messages, reply } => {
+                let result =
+                    render(&model, &style, &messages).map(|text| engine.tokenize(&text).len());
+                let _ = reply.send(result);
+            }
             Job::Chat {
                 session,
                 messages,

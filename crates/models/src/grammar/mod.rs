@@ -13,7 +13,7 @@ mod validate;
 
 use std::collections::HashMap;
 
-use lifeharness_core::ToolSpec;
+use lifeharness_core::{DecodingGuide, ToolSpec};
 use serde_json::Value;
 
 pub use validate::validate;
@@ -453,6 +453,147 @@ pub fn tool_call_grammar(tools: &[ToolSpec]) -> Result<Grammar, String> {
     let mut grammar = builder.finish(alts.join(" | "));
     grammar.notes = notes;
     validate(&grammar.text)?;
+    Ok(grammar)
+}
+
+/// Applies `guide`'s fragments to a copy of `tool`'s schema. `None` when a
+/// required argument has no admissible value now (the tool cannot be called
+/// validly this turn).
+fn guided_tool(
+    tool: &ToolSpec,
+    guide: &DecodingGuide,
+    notes: &mut Vec<String>,
+) -> Option<ToolSpec> {
+    let mut tool = tool.clone();
+    for fragment in guide.args.iter().filter(|a| a.tool == tool.name) {
+        let (name, each) = match fragment.arg.strip_suffix("[]") {
+            Some(name) => (name, true),
+            None => (fragment.arg.as_str(), false),
+        };
+        let required = tool
+            .parameters
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|v| v.as_str() == Some(name)));
+        let Some(Value::Object(fields)) = fragment
+            .schema
+            .as_object()
+            .map(|o| Value::Object(o.clone()))
+        else {
+            continue;
+        };
+        let no_value = fields
+            .get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty);
+        if no_value && required && !each {
+            notes.push(format!(
+                "{}: left out, no admissible value for '{name}' yet ({})",
+                tool.name, fragment.rule_id
+            ));
+            return None;
+        }
+        let Some(properties) = tool
+            .parameters
+            .get_mut("properties")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        if no_value && !each {
+            properties.remove(name);
+            continue;
+        }
+        let Some(property) = properties.get_mut(name) else {
+            continue;
+        };
+        let target = if each {
+            match property.get_mut("items") {
+                Some(items) => items,
+                None => continue,
+            }
+        } else {
+            property
+        };
+        let Some(target) = target.as_object_mut() else {
+            continue;
+        };
+        let kind = target
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        for (key, value) in fields {
+            let fits = match key.as_str() {
+                "minLength" | "pattern" => kind.as_deref().is_none_or(|k| k == "string"),
+                "minItems" => kind.as_deref() == Some("array"),
+                _ => true,
+            };
+            if !fits {
+                continue;
+            }
+            if key == "enum" && value.as_array().is_some_and(Vec::is_empty) {
+                // Every item is ungrounded: a list of items can only be empty.
+                notes.push(format!(
+                    "{}.{name}: no admissible item yet ({})",
+                    tool.name, fragment.rule_id
+                ));
+            }
+            target.insert(key, value);
+        }
+    }
+    Some(tool)
+}
+
+/// The tools `guide` allows now, with its schema fragments applied (for
+/// backends that take JSON schemas rather than grammars), and notes on what
+/// was left out.
+pub fn guided_tools(tools: &[ToolSpec], guide: &DecodingGuide) -> (Vec<ToolSpec>, Vec<String>) {
+    let mut notes = Vec::new();
+    let chosen = tools
+        .iter()
+        .filter(|t| guide.allows(&t.name))
+        .filter_map(|t| guided_tool(t, guide, &mut notes))
+        .collect();
+    (chosen, notes)
+}
+
+/// The grammar of one action under `guide`: the admissible commands when it
+/// lists them; otherwise a call of one of the tools it allows, with its
+/// schema fragments applied. With no guide (or one that would allow
+/// nothing), the same as [`tool_call_grammar`].
+pub fn guided_grammar(
+    tools: &[ToolSpec],
+    guide: Option<&DecodingGuide>,
+) -> Result<Grammar, String> {
+    let Some(guide) = guide.filter(|g| !g.is_empty()) else {
+        return tool_call_grammar(tools);
+    };
+    if let Some(texts) = guide.texts.as_ref().filter(|t| !t.is_empty()) {
+        let mut alts: Vec<String> = Vec::new();
+        for text in texts {
+            let quoted = literal(text);
+            if !alts.contains(&quoted) {
+                alts.push(quoted);
+            }
+        }
+        let text = format!("root ::= {}\n", alts.join(" | "));
+        validate(&text)?;
+        return Ok(Grammar {
+            text,
+            notes: Vec::new(),
+        });
+    }
+    let (chosen, notes) = guided_tools(tools, guide);
+    if chosen.is_empty() {
+        let mut grammar = tool_call_grammar(tools)?;
+        grammar
+            .notes
+            .push("the guide allows no tool now; schema-only grammar".to_string());
+        grammar.notes.extend(notes);
+        return Ok(grammar);
+    }
+    let mut grammar = tool_call_grammar(&chosen)?;
+    grammar.notes.extend(notes);
     Ok(grammar)
 }
 

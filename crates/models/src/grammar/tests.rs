@@ -102,3 +102,102 @@ fn odd_tool_names_make_valid_rule_names() {
 fn literals_escape() {
     assert_eq!(literal("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\x01\"");
 }
+
+mod guided {
+    use super::*;
+    use lifeharness_core::{ArgGuide, DecodingGuide};
+
+    fn frag(tool: &str, arg: &str, schema: Value) -> ArgGuide {
+        ArgGuide {
+            tool: tool.into(),
+            arg: arg.into(),
+            schema,
+            rule_id: format!("{tool}-{arg}"),
+        }
+    }
+
+    #[test]
+    fn no_guide_is_the_schema_grammar() {
+        let tools = retail_tools();
+        let plain = tool_call_grammar(&tools).unwrap();
+        assert_eq!(guided_grammar(&tools, None).unwrap(), plain);
+        assert_eq!(
+            guided_grammar(&tools, Some(&DecodingGuide::default())).unwrap(),
+            plain
+        );
+    }
+
+    #[test]
+    fn grounded_values_excluded_tools_and_non_empty_lists() {
+        let tools = retail_tools();
+        let offered: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
+        let mut guide = DecodingGuide::default();
+        guide.exclude(&offered, "list_all", "order-list");
+        guide.args.push(frag(
+            "get_order_details",
+            "order_id",
+            json!({"enum": ["#W0000001", "#W0000002"]}),
+        ));
+        guide
+            .args
+            .push(frag("search", "tags[]", json!({"minLength": 1})));
+        guide
+            .args
+            .push(frag("search", "tags", json!({"minItems": 1})));
+        let g = guided_grammar(&tools, Some(&guide)).unwrap();
+        assert!(
+            g.text
+                .contains("\"\\\"#W0000001\\\"\" | \"\\\"#W0000002\\\"\""),
+            "{}",
+            g.text
+        );
+        assert!(!g.text.contains("list_all"), "{}", g.text);
+        assert!(g.text.contains("char{1,}"), "{}", g.text);
+        // The unguided grammar allows any order id of the pattern.
+        assert!(
+            !tool_call_grammar(&tools)
+                .unwrap()
+                .text
+                .contains("#W0000001")
+        );
+    }
+
+    #[test]
+    fn a_required_argument_with_no_value_leaves_its_tool_out() {
+        let tools = retail_tools();
+        let mut guide = DecodingGuide::default();
+        guide
+            .args
+            .push(frag("get_order_details", "order_id", json!({"enum": []})));
+        // An optional argument with no value is dropped from its tool.
+        guide
+            .args
+            .push(frag("search", "query", json!({"enum": []})));
+        let g = guided_grammar(&tools, Some(&guide)).unwrap();
+        assert!(!g.text.contains("get_order_details"), "{}", g.text);
+        assert!(!g.text.contains("query"), "{}", g.text);
+        assert!(g.notes.iter().any(|n| n.contains("no admissible value")));
+        // When nothing is left, the schema-only grammar is used and says so.
+        let only = vec![tools[0].clone()];
+        let g = guided_grammar(&only, Some(&guide)).unwrap();
+        assert!(g.text.contains("get_order_details"));
+        assert!(g.notes.iter().any(|n| n.contains("schema-only")));
+    }
+
+    #[test]
+    fn admissible_commands_are_the_only_sentences() {
+        let guide = DecodingGuide {
+            texts: Some(vec![
+                "go to desk 1".into(),
+                "take mug 2 from \"shelf\"".into(),
+                "go to desk 1".into(),
+            ]),
+            ..DecodingGuide::default()
+        };
+        let g = guided_grammar(&retail_tools(), Some(&guide)).unwrap();
+        assert_eq!(
+            g.text,
+            "root ::= \"go to desk 1\" | \"take mug 2 from \\\"shelf\\\"\"\n"
+        );
+    }
+}

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::error::ModelsError;
+use crate::grammar;
 use crate::retry::{JitterSource, RetryPolicy, SeededJitter};
 use crate::textmode;
 use wire::BodySettings;
@@ -53,6 +54,29 @@ pub struct OpenAiConfig {
     pub response_format: bool,
     /// Use the text-mode action protocol instead of native tool calling.
     pub text_mode: bool,
+    /// How the server takes a decoding grammar (text mode only): llama.cpp
+    /// server's `grammar` field or vLLM's `structured_outputs.grammar`.
+    /// Constrained turns then send the harness-guided GBNF grammar.
+    pub grammar: Option<GrammarParam>,
+}
+
+/// Where a server takes a GBNF grammar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrammarParam {
+    /// llama.cpp server: a top-level `grammar` string.
+    Gbnf,
+    /// vLLM: `structured_outputs: {"grammar": ...}`.
+    Vllm,
+}
+
+impl GrammarParam {
+    /// The option value naming it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gbnf => "gbnf",
+            Self::Vllm => "vllm",
+        }
+    }
 }
 
 impl OpenAiConfig {
@@ -72,6 +96,7 @@ impl OpenAiConfig {
             jitter_seed: 0,
             response_format: false,
             text_mode: false,
+            grammar: None,
         }
     }
 
@@ -91,6 +116,7 @@ impl OpenAiConfig {
             "max_concurrency": self.max_concurrency,
             "response_format": self.response_format,
             "text_mode": self.text_mode,
+            "grammar": self.grammar.map(GrammarParam::name),
         })
     }
 }
@@ -225,7 +251,23 @@ impl OpenAiModel {
             tools: Vec::new(),
             ..request.clone()
         };
-        Ok(wire::request_body(&self.settings(), &text_request, false))
+        let mut body = wire::request_body(&self.settings(), &text_request, false);
+        if let (Some(param), true) = (
+            self.config.grammar,
+            constrain && request.constrain_tool_calls,
+        ) && let Ok(built) = grammar::guided_grammar(&request.tools, request.guide.as_ref())
+            && let Some(obj) = body.as_object_mut()
+        {
+            match param {
+                GrammarParam::Gbnf => {
+                    obj.insert("grammar".into(), Value::String(built.text));
+                }
+                GrammarParam::Vllm => {
+                    obj.insert("structured_outputs".into(), json!({"grammar": built.text}));
+                }
+            }
+        }
+        Ok(body)
     }
 
     async fn attempt(&self, body: &Value) -> Result<Value, Failure> {

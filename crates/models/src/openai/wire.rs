@@ -104,10 +104,18 @@ pub fn request_body(settings: &BodySettings, request: &ChatRequest, constrain: b
                 body.insert("tool_choice".into(), json!("required"));
             }
             if settings.response_format {
+                // Under a guide, the schema holds only the tools allowed now,
+                // with grounded values and constraints applied.
+                let guided = request
+                    .guide
+                    .as_ref()
+                    .map(|g| crate::grammar::guided_tools(&request.tools, g).0)
+                    .filter(|tools| !tools.is_empty());
+                let tools = guided.as_deref().unwrap_or(&request.tools);
                 body.insert(
                     "response_format".into(),
                     json!({"type": "json_schema", "json_schema": {
-                        "name": "tool_call", "strict": true, "schema": calls_schema(&request.tools)}}),
+                        "name": "tool_call", "strict": true, "schema": calls_schema(tools)}}),
                 );
             }
         }
@@ -259,6 +267,8 @@ pub fn is_constraint_unsupported(message: &str) -> bool {
     lower.contains("tool_choice")
         || lower.contains("response_format")
         || lower.contains("json_schema")
+        || lower.contains("grammar")
+        || lower.contains("structured_outputs")
 }
 
 #[cfg(test)]
@@ -294,8 +304,51 @@ mod tests {
             constrain_tool_calls: true,
             seed: Some(9),
             session: None,
+            guide: None,
         };
         insta::assert_json_snapshot!(request_body(&settings, &request, true));
+    }
+
+    #[test]
+    fn a_guide_narrows_the_response_schema() {
+        let settings = BodySettings {
+            model: "m".into(),
+            response_format: true,
+            ..BodySettings::default()
+        };
+        let tool = |name: &str| ToolSpec {
+            name: name.into(),
+            description: String::new(),
+            parameters: json!({"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}),
+        };
+        let mut guide = lifeharness_core::DecodingGuide::default();
+        let offered = vec!["get".to_string(), "cancel".to_string()];
+        guide.exclude(&offered, "cancel", "cancel-after-get");
+        guide.args.push(lifeharness_core::ArgGuide {
+            tool: "get".into(),
+            arg: "id".into(),
+            schema: json!({"enum": ["#W1"]}),
+            rule_id: "get-id-grounded".into(),
+        });
+        let request = ChatRequest {
+            messages: vec![Message::user("hi")],
+            tools: vec![tool("get"), tool("cancel")],
+            constrain_tool_calls: true,
+            guide: Some(guide),
+            ..ChatRequest::default()
+        };
+        let body = request_body(&settings, &request, true);
+        let options = body
+            .pointer("/response_format/json_schema/schema/anyOf")
+            .and_then(Value::as_array)
+            .expect("a schema");
+        assert_eq!(options.len(), 1, "{body}");
+        assert_eq!(
+            options[0].pointer("/properties/arguments/properties/id/enum"),
+            Some(&json!(["#W1"]))
+        );
+        // Every tool is still offered: only the reply's schema narrows.
+        assert_eq!(body["tools"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]

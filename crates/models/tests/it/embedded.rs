@@ -47,6 +47,7 @@ fn request(constrain: bool, session: &str) -> ChatRequest {
         constrain_tool_calls: constrain,
         seed: Some(1),
         session: Some(session.into()),
+        guide: None,
     }
 }
 

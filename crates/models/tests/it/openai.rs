@@ -26,6 +26,7 @@ fn request(constrain: bool) -> ChatRequest {
         constrain_tool_calls: constrain,
         seed: Some(5),
         session: Some("s".into()),
+        guide: None,
     }
 }
 

@@ -68,6 +68,7 @@ async fn scripted_model_round_trips_through_the_proxy() {
         constrain_tool_calls: true,
         seed: Some(1),
         session: None,
+        guide: None,
     };
     let turn = backend.chat(&request).await.expect("call turn");
     assert_eq!(turn.tool_calls.len(), 1);
@@ -202,6 +203,7 @@ async fn embedded_model_behind_the_proxy_makes_valid_calls() {
         constrain_tool_calls: true,
         seed: Some(0),
         session: None,
+        guide: None,
     };
     let turn = backend.chat(&request).await.expect("turn");
     assert_eq!(turn.tool_calls.len(), 1, "{turn:?}");

@@ -600,3 +600,110 @@ async fn the_run_config_forces_constrained_decoding_on_or_off() {
         );
     }
 }
+
+/// Leaves `submit` out of decoding until a `set` has succeeded.
+struct SubmitAfterSet;
+
+impl Layer for SubmitAfterSet {
+    fn name(&self) -> &str {
+        "guide-test"
+    }
+    fn wants_constrained_decoding(&self) -> bool {
+        true
+    }
+    fn guide(
+        &self,
+        view: &lifeharness_core::EpisodeView<'_>,
+        guide: &mut lifeharness_core::DecodingGuide,
+    ) -> Result<(), lifeharness_core::LayerError> {
+        let set = view.history.iter().any(|h| {
+            matches!(&h.action, Action::ToolCall(c) if c.name == "set")
+                && h.observation.as_ref().is_some_and(|o| !o.is_error)
+        });
+        if !set {
+            let offered: Vec<String> = view.tools.iter().map(|t| t.name.clone()).collect();
+            guide.exclude(&offered, "submit", "submit-after-set");
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn guided_decoding_sends_each_turns_guide_and_records_its_changes() {
+    for guided in [None, Some(false)] {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let gold = gold_model();
+        let log = Arc::clone(&seen);
+        let model = support::FnModel(Box::new(move |index, request| {
+            log.lock().unwrap().push(request.guide.clone());
+            (gold.0)(index, request)
+        }));
+        let config = RuntimeConfig {
+            guided_decoding: guided,
+            ..RuntimeConfig::default()
+        };
+        let layers: [Arc<dyn Layer>; 1] = [Arc::new(SubmitAfterSet)];
+        let (end, sink) = play(&model, &layers, config, 1).await;
+        assert_eq!(end.exit, ExitStatus::Success);
+        let guides = seen.lock().unwrap().clone();
+        let guide_events: Vec<String> = sink
+            .events()
+            .iter()
+            .filter(|e| e.verdict == VerdictKind::Guide)
+            .filter_map(|e| e.message.clone())
+            .collect();
+        if guided == Some(false) {
+            assert!(guides.iter().all(Option::is_none), "{guides:?}");
+            assert!(guide_events.is_empty());
+            continue;
+        }
+        // Submit is left out until a set has succeeded; the guide of the
+        // submitting turn is empty, and an unchanged guide is recorded once.
+        let first = guides[0].as_ref().expect("a guide on the first turn");
+        assert!(!first.allows("submit") && first.allows("set"));
+        assert!(guides.last().is_some_and(Option::is_none), "{guides:?}");
+        assert_eq!(
+            guide_events,
+            vec!["2 tool(s) allowed; left out: submit (submit-after-set)".to_string()]
+        );
+    }
+}
+
+/// Asks for a context budget of this many tokens.
+struct Budget(usize);
+
+impl Layer for Budget {
+    fn name(&self) -> &str {
+        "context"
+    }
+    fn context_policy(&self) -> Option<lifeharness_core::ContextPolicy> {
+        Some(lifeharness_core::ContextPolicy {
+            budget: lifeharness_core::ContextBudget::Tokens(self.0),
+            keep_last_turns: 1,
+            keep_fields: Vec::new(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_context_budget_that_cannot_be_met_is_recorded_not_fatal() {
+    let layers: [Arc<dyn Layer>; 1] = [Arc::new(Budget(64))];
+    let (end, sink) = play(&gold_model(), &layers, RuntimeConfig::default(), 1).await;
+    assert_eq!(end.exit, ExitStatus::Success);
+    let trims: Vec<String> = sink
+        .events()
+        .iter()
+        .filter(|e| e.verdict == VerdictKind::Trim)
+        .filter_map(|e| e.message.clone())
+        .collect();
+    assert!(!trims.is_empty());
+    assert!(
+        trims.iter().all(|m| m.contains("estimated; budget 64")),
+        "{trims:?}"
+    );
+    // A budget the prompts fit in changes nothing and records nothing.
+    let layers: [Arc<dyn Layer>; 1] = [Arc::new(Budget(1_000_000))];
+    let (end, sink) = play(&gold_model(), &layers, RuntimeConfig::default(), 1).await;
+    assert_eq!(end.exit, ExitStatus::Success);
+    assert!(!verdicts(&sink).contains(&VerdictKind::Trim));
+}

@@ -7,7 +7,7 @@ use lifeharness_core::{
     EpisodeSetup, HookPoint, Layer, LayerError, LayerEvent, ToolSpec, VerdictKind,
 };
 use lifeharness_rules::CompiledHarness;
-use lifeharness_rules::spec::{ArgConstraint, ArgFormat, OrderingRule};
+use lifeharness_rules::spec::{ArgConstraint, ArgFormat, Grounded, OrderingRule};
 use serde_json::{Value, json};
 
 /// Rewrites tool specs and the system text before the episode.
@@ -50,6 +50,9 @@ fn describe_constraint(c: &ArgConstraint) -> String {
         Some(ArgFormat::Date) => parts.push("be a date YYYY-MM-DD".into()),
         Some(ArgFormat::NonEmpty) => parts.push("not be empty".into()),
         None => {}
+    }
+    if c.grounded.is_some() {
+        parts.push("be a value given in the task or an earlier result".into());
     }
     let subject = match c.arg.strip_suffix("[]") {
         Some(name) => format!("every item of '{name}'"),
@@ -118,7 +121,11 @@ impl Layer for ContractLayer {
             let mut rules = Vec::new();
             let name = tool.name.clone();
             for c in spec.constraints.iter().filter(|c| c.tool == name) {
-                constrain_schema(tool, c);
+                // Decoding-only constraints shape the grammar, not the schema
+                // realization validates against.
+                if c.grounded != Some(Grounded::Decode) {
+                    constrain_schema(tool, c);
+                }
                 rules.push(describe_constraint(c));
                 events.push(setup_event(
                     &c.id,

@@ -5,6 +5,8 @@
 //! embedded:gemma3-270m?temperature=0.7&seed=3
 //! gguf:/path/to/model.gguf         any local GGUF file
 //! openai:<model>@<base-url>?api_key_env=OPENAI_API_KEY&max_tokens=512
+//! openai:<model>@<base-url>?text_mode=on&grammar=gbnf   llama.cpp server: guided GBNF
+//! openai:<model>@<base-url>?text_mode=on&grammar=vllm   vLLM structured outputs
 //! scripted:/path/to/script.json    replays a script (tests, dry runs)
 //! ```
 //!
@@ -423,6 +425,16 @@ mod tests {
             assert!(reason.contains(option), "{option}: {reason}");
         }
         assert!(reason(openai("text_mod=on")).contains("'text_mod'"));
+        assert!(matches!(
+            openai("text_mode=on&grammar=gbnf"),
+            Ok(ModelSpec::OpenAi(c)) if c.grammar == Some(GrammarParam::Gbnf)
+        ));
+        assert!(matches!(
+            openai("text_mode=on&grammar=vllm"),
+            Ok(ModelSpec::OpenAi(c)) if c.grammar == Some(GrammarParam::Vllm)
+        ));
+        assert!(reason(openai("grammar=gbnf")).contains("text_mode=on"));
+        assert!(reason(openai("text_mode=on&grammar=lark")).contains("grammar=lark"));
         assert!(reason(embedded("prefix=on")).contains("'prefix'"));
         assert!(reason(ModelSpec::parse("scripted:s.json?text_mode=on")).contains("'text_mode'"));
         assert!(reason(embedded("prompt=maybe")).contains("prompt=maybe"));

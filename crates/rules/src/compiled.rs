@@ -389,7 +389,12 @@ impl CompiledHarness {
 
     /// The first contract constraint `input` breaks.
     pub fn check_constraints(&self, input: &CallInput<'_>) -> Result<Option<Violation>, String> {
-        for c in self.constraints.iter().filter(|c| c.tool == input.tool) {
+        // Decoding-only constraints are never checked here.
+        let checked = self
+            .constraints
+            .iter()
+            .filter(|c| c.tool == input.tool && c.grounded != Some(Grounded::Decode));
+        for c in checked {
             let Some(value) = input.args.get(&c.arg) else {
                 continue;
             };

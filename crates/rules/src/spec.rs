@@ -173,9 +173,10 @@ pub struct ArgConstraint {
     /// The value must already have appeared in the task or in an earlier
     /// call or result of the episode (an id the model cannot make up).
     /// Guided decoding limits the argument to the id-like values seen so far
-    /// (those matching `pattern`, when one is given); `enforce` also blocks
-    /// an ungrounded value in realization, `decode` only guides decoding
-    /// (for arguments whose benchmark gold lists skip the lookups).
+    /// (those matching `pattern`, when one is given). `enforce`: realization
+    /// also blocks an ungrounded value. `decode`: the whole constraint only
+    /// shapes decoding, and realization and the tool schema ignore it (for
+    /// arguments whose benchmark gold lists skip the lookups).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grounded: Option<Grounded>,
     /// The correction shown when violated (a template; a generated one otherwise).
@@ -190,7 +191,8 @@ pub struct ArgConstraint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Grounded {
-    /// Guided decoding offers only the values seen; realization does not block.
+    /// Guided decoding offers only the values seen; realization does not
+    /// check the constraint at all.
     Decode,
     /// Guided decoding offers only the values seen, and realization blocks others.
     Enforce,

@@ -649,3 +649,121 @@ fn harness_diff_names_changed_rules_by_id() {
     ]);
     assert!(stdout(&same).contains("no changes"));
 }
+
+/// Guide and trim events of `db`, in step order: (step, verdict, message).
+fn decoding_events(db: &Path) -> Vec<(i64, String, String)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT step_idx, verdict, message FROM events WHERE verdict IN ('guide', 'trim') ORDER BY step_idx, seq")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn guided_decoding_and_the_context_budget_are_recorded_on_tau2() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(
+        dir.path(),
+        r##"[
+  {"type": "call", "name": "find_user_id_by_name_zip", "arguments": "{\"first_name\": \"Mei\", \"last_name\": \"Kovacs\", \"zip\": \"28236\"}"},
+  {"type": "call", "name": "get_user_details", "arguments": "{\"user_id\": \"mei_kovacs_8020\"}"},
+  {"type": "call", "name": "get_order_details", "arguments": "{\"order_id\": \"#W6390527\"}"},
+  {"type": "call", "name": "get_product_details", "arguments": "{\"product_id\": \"6817146515\"}"},
+  {"type": "call", "name": "get_order_details", "arguments": "{\"order_id\": \"#W6390527\"}"}
+]"##,
+    );
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../harnesses/tau2-retail.toml"),
+    )
+    .unwrap();
+    assert!(shipped.contains("\nbudget = \"auto\"\n"));
+    let model = format!("scripted:{}", script.display());
+    let play = |budget: usize| {
+        let harness = dir.path().join(format!("h{budget}.toml"));
+        let text = shipped.replace("\nbudget = \"auto\"\n", &format!("\nbudget = {budget}\n"));
+        std::fs::write(&harness, text).unwrap();
+        let db = dir.path().join(format!("b{budget}.db"));
+        let out = run(&[
+            "run",
+            "--env",
+            "tau2-retail",
+            "--split",
+            "test",
+            "--tasks",
+            "5",
+            "--model",
+            &model,
+            "--harness",
+            harness.to_str().unwrap(),
+            "--max-steps",
+            "6",
+            "--out",
+            db.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        decoding_events(&db)
+    };
+    // A budget nothing fits in: every turn says so, and the episode goes on.
+    let tight = play(64);
+    let guides: Vec<&(i64, String, String)> = tight.iter().filter(|e| e.1 == "guide").collect();
+    // Before authentication the lookups are left out of the grammar (the
+    // ordering rule); once the user's details are in, their order ids are
+    // the only ones offered.
+    assert!(
+        guides[0].2.contains("left out: get_order_details (auth-before-lookup), get_user_details (auth-before-lookup)"),
+        "{}",
+        guides[0].2
+    );
+    assert!(!guides[1].2.contains("left out"), "{}", guides[1].2);
+    let after_user = guides.iter().find(|g| g.0 == 2).expect("a guide at step 2");
+    // Mei Kovacs has three orders and one user id: once her details are in
+    // (step 2), they are all the grammar offers.
+    for offered in [
+        "get_order_details.order_id: 3 value(s) (get-order-details-order-id-grounded)",
+        "get_user_details.user_id: 1 value(s) (get-user-details-user-id-grounded)",
+    ] {
+        assert!(
+            after_user.2.contains(offered),
+            "{offered}: {}",
+            after_user.2
+        );
+    }
+    let trims: Vec<&String> = tight
+        .iter()
+        .filter(|e| e.1 == "trim")
+        .map(|e| &e.2)
+        .collect();
+    assert!(
+        trims.len() >= 5 && trims.iter().all(|t| t.contains("still over")),
+        "{trims:?}"
+    );
+    let first: usize = trims[0]
+        .strip_prefix("prompt ")
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    // Room for the task and a few results: older results are abbreviated
+    // and every prompt fits.
+    let budget = first + 1300;
+    let fitted = play(budget);
+    let trims: Vec<&String> = fitted
+        .iter()
+        .filter(|e| e.1 == "trim")
+        .map(|e| &e.2)
+        .collect();
+    assert!(!trims.is_empty(), "{fitted:?}");
+    for trim in &trims {
+        assert!(!trim.contains("still over"), "{trim}");
+        let after: usize = trim
+            .split(" -> ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(after <= budget, "{trim}");
+    }
+}

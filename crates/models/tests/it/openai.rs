@@ -280,3 +280,49 @@ async fn unreachable_server_is_a_server_error() {
         ModelErrorKind::Server | ModelErrorKind::Timeout
     ));
 }
+
+#[tokio::test]
+async fn a_grammar_server_gets_the_guided_grammar_in_text_mode() {
+    for (param, pointer) in [
+        (lifeharness_models::openai::GrammarParam::Gbnf, "/grammar"),
+        (
+            lifeharness_models::openai::GrammarParam::Vllm,
+            "/structured_outputs/grammar",
+        ),
+    ] {
+        let (base, mock) = mock::start(vec![
+            reply(json!({"role":"assistant","content":"{\"name\":\"get_order\",\"arguments\":{\"order_id\":\"#W7\"}}"})),
+            reply(json!({"role":"assistant","content":"{\"name\":\"get_order\",\"arguments\":{\"order_id\":\"#W7\"}}"})),
+        ])
+        .await;
+        let mut cfg = config(&base);
+        cfg.text_mode = true;
+        cfg.grammar = Some(param);
+        let backend = model(cfg);
+        let mut guided = request(true);
+        guided.guide = Some(lifeharness_core::DecodingGuide {
+            args: vec![lifeharness_core::ArgGuide {
+                tool: "get_order".into(),
+                arg: "order_id".into(),
+                schema: json!({"enum": ["#W7"]}),
+                rule_id: "order-grounded".into(),
+            }],
+            ..lifeharness_core::DecodingGuide::default()
+        });
+        let turn = backend.chat(&guided).await.expect("turn");
+        assert_eq!(turn.tool_calls[0].args(), Some(&json!({"order_id":"#W7"})));
+        let grammar = mock
+            .body(0)
+            .pointer(pointer)
+            .and_then(|g| g.as_str().map(str::to_string));
+        let grammar =
+            grammar.unwrap_or_else(|| panic!("no grammar at {pointer}: {}", mock.body(0)));
+        assert!(
+            grammar.starts_with("root ::= ") && grammar.contains("#W7"),
+            "{grammar}"
+        );
+        // Unconstrained turns send no grammar.
+        backend.chat(&request(false)).await.expect("turn");
+        assert!(mock.body(1).pointer(pointer).is_none());
+    }
+}

@@ -142,10 +142,41 @@ pub struct ContextWindow {
     pub reply_tokens: usize,
 }
 
+/// The characters an id may hold besides letters and digits.
+const ID_PUNCTUATION: &str = "_#@.-:/";
+
+/// Whether `text` looks like an id: 3 to 64 letters, digits and `_#@.-:/`,
+/// at least one of them a digit (`#W2378156`, `mei_kovacs_8020`, `1008292230`).
+pub fn is_id_like(text: &str) -> bool {
+    (3..=64).contains(&text.len())
+        && text.bytes().any(|b| b.is_ascii_digit())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ID_PUNCTUATION.contains(c))
+}
+
+/// The id-like tokens of `text`, in order (trailing punctuation trimmed).
+pub fn id_like_tokens(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || ID_PUNCTUATION.contains(c)))
+        .map(|t| t.trim_end_matches(['.', ':', '/', '-']))
+        .filter(|t| is_id_like(t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn id_like_tokens_are_found_in_prose_and_json() {
+        let text = r##"User mei_kovacs_8020 (zip 28236) asks about #W6390527. {"item_id":"1008292230","name":"Lamp 2"}"##;
+        let found: Vec<&str> = id_like_tokens(text).collect();
+        assert_eq!(
+            found,
+            ["mei_kovacs_8020", "28236", "#W6390527", "1008292230"]
+        );
+        assert!(!is_id_like("ab") && !is_id_like("no digits") && !is_id_like("a 1b"));
+    }
 
     #[test]
     fn exclusion_keeps_offered_order_and_says_why() {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cel::Value as CelValue;
+use lifeharness_core::decoding::id_like_tokens;
 use lifeharness_core::{FailureKind, StateView};
 use regex::Regex;
 use serde_json::Value;
@@ -1099,14 +1100,6 @@ fn grounded_in(v: &Value, input: &CallInput<'_>) -> bool {
                 || past.result.to_string().contains(text)
                 || past.args.to_string().contains(text)
         })
-}
-
-/// Id-like tokens of `text`: runs of letters, digits and `_#@.-:/` of 3 to
-/// 64 characters holding a digit (trailing punctuation trimmed), in order.
-pub fn id_like_tokens(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || "_#@.-:/".contains(c)))
-        .map(|t| t.trim_end_matches(['.', ':', '/', '-']))
-        .filter(|t| (3..=64).contains(&t.len()) && t.bytes().any(|b| b.is_ascii_digit()))
 }
 
 /// At most this many grounded values are offered to decoding per argument.

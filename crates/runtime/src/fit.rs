@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use lifeharness_core::decoding::{id_like_tokens, is_id_like as id_like};
 use lifeharness_core::{
     ChatRequest, ContextBudget, ContextPolicy, ContextWindow, HookPoint, LayerEvent, Message,
     Model, VerdictKind,
@@ -81,18 +82,10 @@ fn keeps_key(key: &str, keep: &[String]) -> bool {
     let lower = key.to_ascii_lowercase();
     keep.iter().any(|k| k == key)
         || lower == "id"
+        || lower == "ids"
         || lower.ends_with("_id")
         || lower.ends_with("_ids")
-        || lower.ends_with("id")
         || id_like(key)
-}
-
-fn id_like(text: &str) -> bool {
-    (3..=64).contains(&text.len())
-        && text.bytes().any(|b| b.is_ascii_digit())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_#@.-:/".contains(c))
 }
 
 /// `value` with only what must survive: ids, kept fields, values the task
@@ -156,11 +149,8 @@ fn abbreviate_json(value: &Value, keep: &[String], task: &str, dropped: &mut usi
 /// The first id-like tokens of `text`, at most `limit`.
 fn ids_in(text: &str, limit: usize) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
-    for token in text
-        .split(|c: char| !(c.is_ascii_alphanumeric() || "_#@.-:/".contains(c)))
-        .map(|t| t.trim_end_matches(['.', ':', '/', '-']))
-    {
-        if id_like(token) && !out.contains(&token) {
+    for token in id_like_tokens(text) {
+        if !out.contains(&token) {
             out.push(token);
             if out.len() == limit {
                 break;

@@ -21,6 +21,9 @@ pub use validate::validate;
 /// Deeper schemas than this widen to any JSON value.
 const MAX_DEPTH: usize = 12;
 
+/// The most characters of a string without a schema `maxLength`.
+const STRING_CAP: u64 = 160;
+
 /// A built grammar and what it could not express.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grammar {
@@ -310,7 +313,8 @@ impl<'a> Builder<'a> {
         self.use_generic("char");
         let reps = match (min.unwrap_or(0), max) {
             (lo, Some(hi)) => format!("{{{lo},{hi}}}"),
-            (lo, None) => format!("{{{lo},}}"),
+            // Capped like any string without a maxLength (see GENERIC).
+            (lo, None) => format!("{{{lo},{}}}", lo.max(STRING_CAP)),
         };
         self.add(hint, format!("\"\\\"\" char{reps} \"\\\"\""))
     }

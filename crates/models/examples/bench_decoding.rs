@@ -120,7 +120,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         ("schema-only", true, None),
         ("guided", true, Some(&guide)),
     ];
-    let mut totals = [(0.0f64, 0usize, 0usize, 0usize); 3];
+    let mut totals = [(0.0f64, 0usize, 0usize, 0usize, 0usize); 3];
     for round in 0..rounds {
         for (i, ask) in ASKS.iter().enumerate() {
             for (m, (name, constrain, g)) in modes.iter().enumerate() {
@@ -143,24 +143,26 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 t.0 += stats.generate_ms;
                 t.1 += stats.generated_tokens;
                 t.2 += stats.grammar_fast_path;
-                t.3 += stats.grammar_full_mask;
+                t.3 += stats.grammar_top_mask;
+                t.4 += stats.grammar_full_mask;
             }
         }
     }
-    let per_token = |t: &(f64, usize, usize, usize)| t.0 / (t.1.max(1) as f64);
+    let per_token = |t: &(f64, usize, usize, usize, usize)| t.0 / (t.1.max(1) as f64);
     let base = per_token(&totals[0]);
     println!(
-        "{:<14} {:>10} {:>12} {:>10} {:>18}",
-        "mode", "tokens", "ms/token", "speed", "grammar fast/full"
+        "{:<14} {:>10} {:>12} {:>10} {:>24}",
+        "mode", "tokens", "ms/token", "speed", "grammar fast/top/full"
     );
     for ((name, ..), t) in modes.iter().zip(&totals) {
         println!(
-            "{name:<14} {:>10} {:>12.3} {:>9.0}% {:>12}/{}",
+            "{name:<14} {:>10} {:>12.3} {:>9.0}% {:>16}/{}/{}",
             t.1,
             per_token(t),
             100.0 * base / per_token(t),
             t.2,
-            t.3
+            t.3,
+            t.4
         );
     }
     Ok(())

@@ -99,7 +99,7 @@ fn row(label: &str, stats: &TurnStats) {
     let prompt_tps = stats.evaluated_tokens as f64 / (stats.prompt_ms / 1000.0).max(1e-9);
     let gen_tps = stats.generated_tokens as f64 / (stats.generate_ms / 1000.0).max(1e-9);
     println!(
-        "{label:<28} prompt={:>5} reused={:>5} evaluated={:>5} generated={:>4} prompt_tok/s={:>8.1} gen_tok/s={:>7.1} grammar(fast/full)={}/{}",
+        "{label:<28} prompt={:>5} reused={:>5} evaluated={:>5} generated={:>4} prompt_tok/s={:>8.1} gen_tok/s={:>7.1} grammar(fast/top/full)={}/{}/{}",
         stats.prompt_tokens,
         stats.reused_tokens,
         stats.evaluated_tokens,
@@ -107,6 +107,7 @@ fn row(label: &str, stats: &TurnStats) {
         prompt_tps,
         gen_tps,
         stats.grammar_fast_path,
+        stats.grammar_top_mask,
         stats.grammar_full_mask,
     );
 }

@@ -118,6 +118,18 @@ fn embedded_config(
             "top_k" => config.top_k = num(spec, key, value)?,
             "seed" => config.seed = num(spec, key, value)?,
             "stop" => config.stop = stops(value),
+            "grammar_mask" => {
+                config.full_grammar_mask = match value.as_str() {
+                    "top" => false,
+                    "full" => true,
+                    _ => {
+                        return Err(ModelsError::spec(
+                            spec,
+                            format!("option {key}={value} must be 'top' or 'full'"),
+                        ));
+                    }
+                }
+            }
             "prompt" => {
                 config.chat = match value.as_str() {
                     "chat" => true,
@@ -414,7 +426,17 @@ mod tests {
                 "prefix_cache={value}"
             );
         }
+        for (value, want) in [("top", false), ("full", true)] {
+            assert!(
+                matches!(embedded(&format!("grammar_mask={value}")), Ok(ModelSpec::Embedded { config, .. }) if config.full_grammar_mask == want),
+                "grammar_mask={value}"
+            );
+        }
+        assert!(
+            matches!(embedded("seed=1"), Ok(ModelSpec::Embedded { config, .. }) if !config.full_grammar_mask)
+        );
         for (result, option) in [
+            (embedded("grammar_mask=all"), "grammar_mask=all"),
             (openai("text_mode=maybe"), "text_mode=maybe"),
             (openai("response_format=2"), "response_format=2"),
             (embedded("prefix_cache=maybe"), "prefix_cache=maybe"),

@@ -5,8 +5,10 @@
 //! runtime. Each session keeps the tokens that are in its KV cache; a new turn
 //! evaluates only the tokens after the longest common prefix, trimming the
 //! cache where the new prompt diverges. Constrained turns sample with a GBNF
-//! grammar, checking the unconstrained choice against the grammar first and
-//! masking the whole vocabulary only when that choice is refused.
+//! grammar, checking the unconstrained choice against the grammar first; when
+//! that choice is refused they mask the 512, then the 16,384 highest-logit
+//! candidates, and the whole vocabulary only when too few of those are allowed
+//! to give the same choice a full mask would.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -62,6 +64,9 @@ pub struct GenParams {
     /// Keep generating past end-of-generation tokens (benchmarks: a fixed
     /// number of tokens, like llama.cpp's `--ignore-eos`).
     pub ignore_eos: bool,
+    /// Skip the top-candidates mask (see [`GenParams::grammar`]): a refused
+    /// token is always replaced under the full vocabulary mask.
+    pub full_grammar_mask: bool,
 }
 
 /// What one turn cost.
@@ -81,6 +86,8 @@ pub struct TurnStats {
     pub generate_ms: f64,
     /// Sampled tokens the grammar accepted without masking the vocabulary.
     pub grammar_fast_path: usize,
+    /// Refused tokens replaced from the grammar-masked top of the vocabulary.
+    pub grammar_top_mask: usize,
     /// Sampled tokens that needed the full grammar mask.
     pub grammar_full_mask: usize,
     /// Why the grammar was not used, if it was asked for but dropped.
@@ -354,12 +361,31 @@ impl<'m> Engine<'m> {
                         stats.grammar_fast_path += 1;
                         first
                     } else {
-                        stats.grammar_full_mask += 1;
-                        candidates.apply_sampler(grammar);
-                        if !candidates.data.iter().any(|d| d.logit().is_finite()) {
-                            return Err(internal("the grammar allows no token"));
+                        let need = if params.temperature <= 0.0 {
+                            1
+                        } else {
+                            usize::try_from(params.top_k.max(1)).unwrap_or(usize::MAX)
+                        };
+                        let from_top = if params.full_grammar_mask {
+                            None
+                        } else {
+                            sample_from_top(&mut candidates, grammar, &mut chain, need)?
+                        };
+                        match from_top {
+                            Some(token) => {
+                                stats.grammar_top_mask += 1;
+                                token
+                            }
+                            None => {
+                                stats.grammar_full_mask += 1;
+                                candidates.sorted = false;
+                                candidates.apply_sampler(grammar);
+                                if !candidates.data.iter().any(|d| d.logit().is_finite()) {
+                                    return Err(internal("the grammar allows no token"));
+                                }
+                                sample(&mut candidates, &mut chain)?
+                            }
                         }
-                        sample(&mut candidates, &mut chain)?
                     }
                 }
             };
@@ -405,6 +431,42 @@ impl<'m> Engine<'m> {
         stats.generate_ms = start.elapsed().as_secs_f64() * 1000.0;
         Ok((text, stats))
     }
+}
+
+/// How many of the highest-logit candidates the grammar masks, in turn,
+/// before it masks the whole vocabulary.
+const TOP_MASKS: [usize; 2] = [512, 16_384];
+
+/// Samples from the grammar-masked top candidates when that is the same as
+/// masking the whole vocabulary: the sampler keeps at most `need` candidates
+/// (1 for greedy, top-k otherwise), and every token outside the top has a
+/// lower logit than every token in it, so when the grammar allows at least
+/// `need` of the top, the kept candidates are the ones a full mask would keep.
+/// Tries each size of [`TOP_MASKS`]; returns `None` (candidates permuted, none
+/// removed) when none is enough.
+fn sample_from_top(
+    candidates: &mut LlamaTokenDataArray,
+    grammar: &mut LlamaSampler,
+    chain: &mut LlamaSampler,
+    need: usize,
+) -> Result<Option<LlamaToken>, ModelError> {
+    let data = &mut candidates.data;
+    let mut done = 0;
+    for size in TOP_MASKS {
+        if data.len() <= size || need > size {
+            return Ok(None);
+        }
+        // The first `done` are already the top `done`; order the next ones.
+        data[done..]
+            .select_nth_unstable_by(size - 1 - done, |a, b| b.logit().total_cmp(&a.logit()));
+        let mut top = LlamaTokenDataArray::new(data[..size].to_vec(), false);
+        top.apply_sampler(grammar);
+        if top.data.iter().filter(|d| d.logit().is_finite()).count() >= need {
+            return sample(&mut top, chain).map(Some);
+        }
+        done = size;
+    }
+    Ok(None)
 }
 
 /// Whether `text` is a complete JSON value (the grammar's sentence is done).

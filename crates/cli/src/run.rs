@@ -128,10 +128,16 @@ pub(crate) fn now() -> time::OffsetDateTime {
 }
 
 fn new_run_id() -> String {
+    timestamped_id("run")
+}
+
+/// `PREFIX-YYYYMMDD-HHMMSS-XXXXXXXX`: the UTC second and 32 random bits (ids
+/// made in the same second by one matrix or evolution must not collide).
+pub(crate) fn timestamped_id(prefix: &str) -> String {
     let t = now();
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     format!(
-        "run-{:04}{:02}{:02}-{:02}{:02}{:02}-{}",
+        "{prefix}-{:04}{:02}{:02}-{:02}{:02}{:02}-{}",
         t.year(),
         u8::from(t.month()),
         t.day(),
@@ -509,4 +515,21 @@ fn report(store: &Store, run_id: &str, summary: &RunSummary, json_out: bool) -> 
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timestamped_id;
+
+    #[test]
+    fn ids_carry_the_prefix_the_second_and_32_random_bits() {
+        let id = timestamped_id("evo");
+        let parts: Vec<&str> = id.split('-').collect();
+        assert_eq!(parts.len(), 4, "{id}");
+        assert_eq!(parts[0], "evo");
+        assert_eq!((parts[1].len(), parts[2].len()), (8, 6), "{id}");
+        assert_eq!(parts[3].len(), 8, "{id}");
+        assert!(parts[3].chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+        assert_ne!(timestamped_id("evo"), timestamped_id("evo"));
+    }
 }

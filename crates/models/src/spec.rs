@@ -88,6 +88,25 @@ fn flag(spec: &str, key: &str, value: &str) -> Result<bool, ModelsError> {
     }
 }
 
+/// The value of an option that names one of two choices.
+fn pick<T: Copy>(
+    spec: &str,
+    key: &str,
+    value: &str,
+    [(a, when_a), (b, when_b)]: [(&str, T); 2],
+) -> Result<T, ModelsError> {
+    if value == a {
+        Ok(when_a)
+    } else if value == b {
+        Ok(when_b)
+    } else {
+        Err(ModelsError::spec(
+            spec,
+            format!("option {key}={value} must be '{a}' or '{b}'"),
+        ))
+    }
+}
+
 fn stops(value: &str) -> Vec<String> {
     value
         .split(',')
@@ -119,28 +138,11 @@ fn embedded_config(
             "seed" => config.seed = num(spec, key, value)?,
             "stop" => config.stop = stops(value),
             "grammar_mask" => {
-                config.full_grammar_mask = match value.as_str() {
-                    "top" => false,
-                    "full" => true,
-                    _ => {
-                        return Err(ModelsError::spec(
-                            spec,
-                            format!("option {key}={value} must be 'top' or 'full'"),
-                        ));
-                    }
-                }
+                config.full_grammar_mask =
+                    pick(spec, key, value, [("top", false), ("full", true)])?;
             }
             "prompt" => {
-                config.chat = match value.as_str() {
-                    "chat" => true,
-                    "completion" => false,
-                    _ => {
-                        return Err(ModelsError::spec(
-                            spec,
-                            format!("option {key}={value} must be 'chat' or 'completion'"),
-                        ));
-                    }
-                }
+                config.chat = pick(spec, key, value, [("chat", true), ("completion", false)])?;
             }
             _ => {
                 return Err(ModelsError::spec(

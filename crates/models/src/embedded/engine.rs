@@ -42,6 +42,9 @@ pub struct EngineConfig {
     /// then differ in the last bits from a cold start (batch boundaries move),
     /// so it is off unless asked for.
     pub prefix_cache: bool,
+    /// Skip the top-candidates mask of constrained turns: a token the
+    /// grammar refuses is always replaced under the full vocabulary mask.
+    pub full_grammar_mask: bool,
 }
 
 /// Sampling settings of one turn.
@@ -64,9 +67,6 @@ pub struct GenParams {
     /// Keep generating past end-of-generation tokens (benchmarks: a fixed
     /// number of tokens, like llama.cpp's `--ignore-eos`).
     pub ignore_eos: bool,
-    /// Skip the top-candidates mask (see [`GenParams::grammar`]): a refused
-    /// token is always replaced under the full vocabulary mask.
-    pub full_grammar_mask: bool,
 }
 
 /// What one turn cost.
@@ -257,6 +257,7 @@ impl<'m> Engine<'m> {
             ));
         }
         let n_batch = self.config.n_batch.max(1) as usize;
+        let full_grammar_mask = self.config.full_grammar_mask;
         let model = self.model;
         let mut stats = TurnStats {
             prompt_tokens: prompt.len(),
@@ -366,7 +367,7 @@ impl<'m> Engine<'m> {
                         } else {
                             usize::try_from(params.top_k.max(1)).unwrap_or(usize::MAX)
                         };
-                        let from_top = if params.full_grammar_mask {
+                        let from_top = if full_grammar_mask {
                             None
                         } else {
                             sample_from_top(&mut candidates, grammar, &mut chain, need)?

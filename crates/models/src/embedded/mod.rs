@@ -183,7 +183,6 @@ impl EmbeddedModel {
             stop: Vec::new(),
             grammar: None,
             ignore_eos,
-            full_grammar_mask: self.config.full_grammar_mask,
         };
         let (reply, answer) = oneshot::channel();
         let job = Job::Raw {
@@ -239,7 +238,6 @@ impl EmbeddedModel {
             stop,
             grammar: grammar_text,
             ignore_eos: false,
-            full_grammar_mask: self.config.full_grammar_mask,
         };
         let (reply, answer) = oneshot::channel();
         let job = Job::Chat {

@@ -101,6 +101,7 @@ fn run(
         threads: config.threads,
         max_sessions: config.max_sessions,
         prefix_cache: config.prefix_cache,
+        full_grammar_mask: config.full_grammar_mask,
     };
     let mut engine = Engine::new(&model, backend, engine_config);
     while let Some(job) = receiver.blocking_recv() {
